@@ -1,0 +1,135 @@
+// The seam between a vendor bridge and the rest of the daemon (ARCHITECTURE.md).
+//
+// A bridge owns its sockets on the shared io_context and reports what it learns to its Hub.
+// It knows nothing of MQTT. The Hub owns the device registry, the state cache, availability
+// (from heard() and the bridge's offline_after) and everything published.
+//
+// Threading: every call in both directions happens on the io_context thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bridges/device.h"
+
+namespace lc {
+
+namespace config {
+struct Config;
+}
+class Metrics;
+class DurableStore;
+
+using Json = nlohmann::json;
+
+// Reported to by exactly one bridge; every `id` is that bridge's device id (DeviceInfo::id).
+class Hub {
+ public:
+  virtual ~Hub() = default;
+
+  // Registers a device, or updates its description (model, firmware, properties, name).
+  // Returns false when it is not admitted: an unknown device while accept_unknown is false,
+  // beyond max_unknown, or over the one-new-unknown-device-a-second rate. The bridge keeps
+  // serving a device that was not admitted (keepalives) but reports nothing else about it;
+  // it may call device_seen again later (e.g. on its next keepalive) to retry admission.
+  virtual bool device_seen(const DeviceInfo& info) = 0;
+
+  // True when the device is registered (device_seen returned true and it was not removed).
+  virtual bool known(std::string_view id) const = 0;
+
+  // Traffic from the device: it is online until offline_after passes without another heard().
+  virtual void heard(std::string_view id) = 0;
+
+  // A property's new value as the device reported it (null = unknown). Publishing is
+  // coalesced: several changes in the same io_context turn become one state message, and
+  // nothing is published when no value changed.
+  virtual void state_changed(std::string_view id, std::string_view property, Json value) = 0;
+
+  // Replaces the device's attributes (schedules, raw measurement halves, ...).
+  virtual void attributes_changed(std::string_view id, Json attributes) = 0;
+
+  // The device is gone now (e.g. its session was replaced and closed for good): offline at once.
+  virtual void device_lost(std::string_view id) = 0;
+
+  // A bridge/event message: type is "device_error", "command_failed", ...; detail is merged
+  // into the event object next to "type" and "device".
+  virtual void event(std::string_view type, std::string_view id, Json detail) = 0;
+
+  // The device's key in MQTT topics and, with mask_ids, in log lines when it has a name:
+  // log lines use log_name(), which is the configured name or the masked id.
+  virtual std::string log_name(std::string_view id) const = 0;
+};
+
+// A command's outcome: empty on success (the device acknowledged), else a message for the
+// command_failed event and the log.
+using CommandDone = std::function<void(std::string error)>;
+
+struct Listener {
+  std::string protocol;  // "udp", "tcp", "ws", "http"
+  std::string address;   // as bound, "0.0.0.0:8053"
+};
+
+struct BridgePolicy {
+  std::chrono::milliseconds offline_after{std::chrono::seconds(90)};
+  bool accept_unknown = true;
+  int max_unknown = 32;
+};
+
+class Bridge {
+ public:
+  virtual ~Bridge() = default;
+
+  virtual std::string_view name() const = 0;  // "miio", "vesync", "timeguard"
+  virtual BridgePolicy policy() const = 0;
+
+  // Binds every listener (throws std::runtime_error with a clear message when one cannot be
+  // bound) and registers the configured devices with the Hub. Must not block.
+  virtual void start() = 0;
+  // Closes sockets and cancels timers; pending CommandDone callbacks are not called.
+  virtual void stop() = 0;
+  virtual std::vector<Listener> listeners() const = 0;
+
+  // A command for a writable property. The Hub has already checked that the property exists
+  // and is writable and normalised the value: "ON"/"OFF"/"TOGGLE" for switches, one of the
+  // options for selects, a number within min..max for numbers. `done` is called exactly once.
+  virtual void command(std::string_view id, std::string_view property, const Json& value,
+                       CommandDone done) = 0;
+
+  // Read the device now and report what changed (MQTT <key>/get).
+  virtual void read(std::string_view id) = 0;
+
+  // bridge/request/remove: forget everything kept about the device (the Hub has already
+  // dropped it). If it shows up again it is treated as new.
+  virtual void forget(std::string_view id) { (void)id; }
+
+  // The device's last retained state as found on the broker (once per connection, for
+  // registered devices). Bridges with counters that must never go backwards (energy) take
+  // the larger of this and their stored value.
+  virtual void retained_state(std::string_view id, const Json& state) { (void)id, (void)state; }
+};
+
+// Everything a bridge is constructed with.
+struct BridgeContext {
+  boost::asio::io_context& io;
+  const config::Config& config;
+  Hub& hub;
+  Metrics& metrics;
+  DurableStore& store;
+};
+
+// bridges/registry.cpp holds one line per vendor.
+struct BridgeRegistration {
+  const char* name;
+  bool (*enabled)(const config::Config& config);
+  std::unique_ptr<Bridge> (*create)(BridgeContext& context);
+};
+const std::vector<BridgeRegistration>& bridge_registry();
+
+}  // namespace lc

@@ -1,0 +1,67 @@
+// Logging: one line per message on stderr, "<time> <level> [<component>] <text>".
+// Bridges log through a Logger named after themselves; device ids go through mask_id().
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace lc {
+
+enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
+
+bool parse_level(std::string_view text, Level& out);
+std::string_view level_name(Level level);
+
+namespace log_settings {
+void configure(Level level, bool trace, bool mask_ids);
+Level level();
+bool trace();
+bool mask_ids();
+}  // namespace log_settings
+
+// The device id as it may appear in a log line: the id itself, or with mask_ids a short
+// tag derived from it with a per-process salt ("id#3f9c1a"), stable for the process's life.
+std::string mask_id(std::string_view id);
+
+// Lower-case hex of bytes, no separators.
+std::string hex(std::span<const uint8_t> bytes);
+
+void write_log_line(Level level, std::string_view component, std::string_view text);
+
+class Logger {
+ public:
+  explicit Logger(std::string component) : component_(std::move(component)) {}
+
+  static bool enabled(Level level) { return level >= log_settings::level(); }
+
+  template <class... Parts> void debug(const Parts&... parts) const { emit(Level::debug, parts...); }
+  template <class... Parts> void info(const Parts&... parts) const { emit(Level::info, parts...); }
+  template <class... Parts> void warn(const Parts&... parts) const { emit(Level::warn, parts...); }
+  template <class... Parts> void error(const Parts&... parts) const { emit(Level::error, parts...); }
+  template <class... Parts> void at(Level level, const Parts&... parts) const { emit(level, parts...); }
+
+  // log.trace: one line per packet/frame. Callers check log_settings::trace() first so that
+  // nothing is formatted when trace is off.
+  template <class... Parts> void trace(const Parts&... parts) const {
+    if (log_settings::trace()) write_log_line(Level::debug, component_, concat(parts...));
+  }
+
+  const std::string& component() const { return component_; }
+
+ private:
+  template <class... Parts> static std::string concat(const Parts&... parts) {
+    std::ostringstream out;
+    (out << ... << parts);
+    return out.str();
+  }
+  template <class... Parts> void emit(Level level, const Parts&... parts) const {
+    if (enabled(level)) write_log_line(level, component_, concat(parts...));
+  }
+
+  std::string component_;
+};
+
+}  // namespace lc
