@@ -1,7 +1,0 @@
-// Placeholder until the miio bridge lands; replaced by the bridge's own sources.
-#include <stdexcept>
-#include "bridges/bridge.h"
-namespace lc::miio {
-std::unique_ptr<Bridge> create_bridge(BridgeContext&) { throw std::runtime_error("miio bridge not built yet"); }
-int run_simulator(int, char**) { return 2; }
-}  // namespace lc::miio
