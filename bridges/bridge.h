@@ -115,7 +115,7 @@ class Bridge {
   virtual void retained_state(std::string_view id, const Json& state) { (void)id, (void)state; }
 };
 
-// Everything a bridge is constructed with.
+// Everything a bridge is constructed with; it outlives the bridge, so a bridge may keep a reference.
 struct BridgeContext {
   boost::asio::io_context& io;
   const config::Config& config;

@@ -21,6 +21,8 @@ import paho.mqtt.client as mqtt
 
 BIN = os.environ.get("LOCALCLOUD_BIN", "build/app/localcloud")
 SIM = os.environ.get("LOCALCLOUD_SIM", "build/app/localcloud-sim")
+# The daemon plus a test-only bridge (tests/support/fake_bridge.cpp), for the foundation tests.
+TESTD = os.environ.get("LOCALCLOUD_TESTD", "build/tests/localcloud-testd")
 SANITIZED = "asan" in BIN or "sanit" in BIN
 # Sanitizer builds are several times slower: stretch every deadline for them.
 SLOW = 3.0 if SANITIZED else 1.0
@@ -72,11 +74,12 @@ class Mosquitto:
         with open(self.conf, "w") as f:
             f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                     "log_dest stderr\nlog_type error\nlog_type warning\n")
-        self.log = open(os.path.join(workdir, f"mosquitto-{self.port}.log"), "ab")
+        self.log_path = os.path.join(workdir, f"mosquitto-{self.port}.log")
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=self.log, stderr=self.log)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=log, stderr=log)
         wait_until(lambda: port_open(self.port), 10, what=f"mosquitto on {self.port}")
         return self
 
@@ -136,7 +139,9 @@ def to_yaml(value, indent=0):
 class Daemon:
     """The built localcloud with a config written from a dict."""
 
-    def __init__(self, workdir, config, name="localcloud"):
+    def __init__(self, workdir, config, name="localcloud", binary=None, env=None):
+        self.binary = binary or BIN
+        self.env = env or {}
         self.workdir = workdir
         self.config = config
         self.path = os.path.join(workdir, f"{name}.yaml")
@@ -149,11 +154,12 @@ class Daemon:
             f.write(to_yaml(self.config) + "\n")
 
     def start(self, extra_args=(), env=None):
-        self.log_file = open(self.log_path, "ab")
         run_env = dict(os.environ)
+        run_env.update(self.env)
         run_env.update(env or {})
-        self.proc = subprocess.Popen([BIN, "run", "--config", self.path, *extra_args],
-                                     stdout=self.log_file, stderr=self.log_file, env=run_env)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([self.binary, "run", "--config", self.path, *extra_args],
+                                         stdout=log, stderr=log, env=run_env)
         return self
 
     def log(self):
@@ -349,8 +355,8 @@ class DaemonTest(unittest.TestCase):
         config.update(sections)
         return config
 
-    def start_daemon(self, config, name="localcloud", wait_ready=True):
-        daemon = Daemon(self.workdir, config, name)
+    def start_daemon(self, config, name="localcloud", wait_ready=True, binary=None, env=None):
+        daemon = Daemon(self.workdir, config, name, binary=binary, env=env)
         daemon.start()
         self._cleanup.append(lambda: daemon.alive() and daemon.kill())
         self._cleanup.append(lambda: self._dump_log_on_failure(daemon))

@@ -1,0 +1,98 @@
+#include "app/service.h"
+
+#include <csignal>
+#include <deque>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "app/api/api.h"
+#include "app/hub.h"
+#include "app/mqtt/link.h"
+#include "app/mqtt/topics.h"
+#include "bridges/bridge.h"
+#include "core/durable_store.h"
+#include "core/http_server.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+namespace lc {
+
+namespace asio = boost::asio;
+
+int run_service(const config::Config& config) {
+  const Logger log("localcloud");
+  std::signal(SIGPIPE, SIG_IGN);
+
+  asio::io_context io(1);
+  Metrics metrics;
+  DurableStore store(io, config.data_dir);
+  auto mqtt = make_paho_link(io, config.mqtt, topics::bridge_state(config.mqtt.base_topic), metrics);
+  HubService hub(io, config, *mqtt, metrics, store);
+
+  std::deque<BridgeContext> contexts;  // outlive the bridges, which may keep a reference
+  std::vector<std::unique_ptr<Bridge>> bridges;
+  std::vector<std::string> listening;
+  try {
+    for (const auto& registration : bridge_registry()) {
+      if (!registration.enabled(config)) continue;
+      contexts.push_back(BridgeContext{io, config, hub.port(registration.name), metrics, store});
+      bridges.push_back(registration.create(contexts.back()));
+      hub.attach(*bridges.back());
+    }
+    for (auto& bridge : bridges) {
+      bridge->start();
+      for (const auto& listener : bridge->listeners())
+        listening.push_back(std::string(bridge->name()) + " " + listener.protocol + " " + listener.address);
+    }
+  } catch (const std::exception& error) {
+    log.error(error.what());
+    return 1;
+  }
+
+  std::unique_ptr<HttpServer> api;
+  if (config.api.listen) {
+    ApiSources sources{[&] { return hub.broker_connected(); }, [&] { return hub.devices_json(true); },
+                       [&] { return hub.bridges_json(); }, [&] { return metrics.prometheus_text(); }};
+    api = std::make_unique<HttpServer>(io, "api", [sources](const HttpRequest& request) { return answer_api(request, sources); },
+                                       metrics, 32);
+    try {
+      api->start(*config.api.listen);
+    } catch (const std::exception& error) {
+      log.error(error.what());
+      return 1;
+    }
+    listening.push_back("api http " + api->address());
+  }
+
+  std::string summary;
+  for (const auto& entry : listening) summary += (summary.empty() ? "" : ", ") + entry;
+  log.info("localcloud ", LOCALCLOUD_VERSION, " listening: ", summary.empty() ? "nothing (no bridge enabled)" : summary);
+
+  hub.start();
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    log.info("signal ", signal_number, ": publishing offline and stopping");
+    hub.shutdown(std::chrono::milliseconds(1500));
+    for (auto& bridge : bridges) bridge->stop();
+    if (api) api->stop();
+    io.stop();
+  });
+
+  // A handler that throws must not take every device down with it: log and carry on.
+  for (;;) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& error) {
+      log.error("unexpected error in a handler: ", error.what());
+    }
+  }
+  store.flush();
+  log.info("stopped");
+  return 0;
+}
+
+}  // namespace lc
