@@ -1,23 +1,35 @@
 #!/bin/sh
-# Installs everything localcloud needs to build, run and test on Debian 12 (bookworm).
-# Used by the README, .ci/run and docker/Dockerfile. Run as root (no sudo needed).
-#   scripts/install-deps.sh          build + run dependencies
-#   scripts/install-deps.sh --test   also the test tools (clang for sanitizers and libFuzzer,
-#                                    python3 clients used by integration tests)
+# Installs what localcloud needs on Debian 12 (bookworm). Used by the README's commands,
+# .ci/run and docker/Dockerfile. Run as root (no sudo needed); only missing packages are
+# installed, so a second run is quick.
+#   scripts/install-deps.sh            build and run (compiler, libraries, mosquitto)
+#   scripts/install-deps.sh --test     also the test tools: clang (ASan/UBSan, libFuzzer),
+#                                      mosquitto clients, Python MQTT/websocket clients
+#   scripts/install-deps.sh --bench    also what the benchmarks use (Node.js for wsload.js, perf)
+#   scripts/install-deps.sh --runtime  only the shared libraries the built binary needs
 set -eu
 export DEBIAN_FRONTEND=noninteractive
-packages="build-essential cmake ninja-build pkg-config ca-certificates tzdata
+build="build-essential cmake ninja-build pkg-config ca-certificates tzdata
   libpaho-mqttpp-dev libpaho-mqtt-dev libboost-dev nlohmann-json3-dev libyaml-cpp-dev
   doctest-dev libssl-dev mosquitto"
-if [ "${1:-}" = "--test" ]; then
-  packages="$packages mosquitto-clients clang libclang-rt-dev python3 python3-paho-mqtt
-    python3-websocket procps iproute2"
-fi
+runtime="libpaho-mqttpp3-1 libpaho-mqtt1.3 libyaml-cpp0.7 libssl3 ca-certificates tzdata"
+testing="mosquitto-clients clang libclang-rt-dev python3 python3-paho-mqtt python3-websocket
+  procps iproute2 rsync"
+bench="nodejs npm util-linux procps"
+case "${1:-}" in
+  "") packages="$build" ;;
+  --test) packages="$build $testing" ;;
+  --bench) packages="$build $bench" ;;
+  --runtime) packages="$runtime" ;;
+  *) echo "usage: $0 [--test|--bench|--runtime]" >&2; exit 2 ;;
+esac
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
+  echo "installing:$missing"
   apt-get update
+  # shellcheck disable=SC2086
   apt-get install -y --no-install-recommends $missing
 fi

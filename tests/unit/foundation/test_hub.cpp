@@ -1,0 +1,265 @@
+// The Hub against a fake MQTT link and a fake bridge: what is published when, and how
+// commands are routed.
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+
+#include "app/hub.h"
+#include "core/durable_store.h"
+
+using namespace lc;
+using nlohmann::json;
+
+namespace {
+
+struct Published {
+  std::string topic, payload;
+  bool retained;
+};
+
+class FakeLink : public MqttLink {
+ public:
+  Handlers handlers;
+  bool up = false;
+  std::vector<Published> published;
+  std::vector<std::string> subscribed;
+  std::vector<std::pair<std::string, std::string>> last_words;
+
+  void start(Handlers h) override { handlers = std::move(h); }
+  bool connected() const override { return up; }
+  bool publish(const std::string& topic, const std::string& payload, bool retained) override {
+    if (!up) return false;
+    published.push_back({topic, payload, retained});
+    return true;
+  }
+  void subscribe(const std::vector<std::string>& filters) override {
+    subscribed.insert(subscribed.end(), filters.begin(), filters.end());
+  }
+  void unsubscribe(const std::vector<std::string>&) override {}
+  void shutdown(const std::vector<std::pair<std::string, std::string>>& words, std::chrono::milliseconds) override {
+    last_words = words;
+  }
+
+  const Published* last(const std::string& topic) const {
+    for (auto it = published.rbegin(); it != published.rend(); ++it)
+      if (it->topic == topic) return &*it;
+    return nullptr;
+  }
+  size_t count(const std::string& topic) const {
+    size_t n = 0;
+    for (const auto& p : published) n += p.topic == topic;
+    return n;
+  }
+};
+
+class FakeBridge : public Bridge {
+ public:
+  struct Command {
+    std::string id, property;
+    json value;
+    CommandDone done;
+  };
+  std::vector<Command> commands;
+  std::vector<std::string> reads;
+  std::vector<std::pair<std::string, json>> retained;
+
+  std::string_view name() const override { return "fake"; }
+  BridgePolicy policy() const override { return {std::chrono::seconds(60), true, 2}; }
+  void start() override {}
+  void stop() override {}
+  std::vector<Listener> listeners() const override { return {{"udp", "127.0.0.1:1"}}; }
+  void command(std::string_view id, std::string_view property, const Json& value, CommandDone done) override {
+    commands.push_back({std::string(id), std::string(property), value, std::move(done)});
+  }
+  void read(std::string_view id) override { reads.emplace_back(id); }
+  void retained_state(std::string_view id, const Json& state) override { retained.emplace_back(id, state); }
+};
+
+DeviceInfo plug(const std::string& id, const std::string& name = "", bool configured = true) {
+  DeviceInfo info{.id = id, .name = name, .configured = configured, .manufacturer = "Test", .model = "plug"};
+  info.properties = {
+      {.key = "power", .component = Component::switch_, .writable = true, .main = true},
+      {.key = "energy", .component = Component::sensor, .device_class = "energy", .unit = "kWh", .state_class = "total_increasing"},
+  };
+  return info;
+}
+
+struct Fixture {
+  boost::asio::io_context io;
+  config::Config config;
+  Metrics metrics;
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("lc-hub-" + std::to_string(::getpid()));
+  std::unique_ptr<DurableStore> store;
+  FakeLink link;
+  FakeBridge bridge;
+  std::unique_ptr<HubService> hub;
+  Hub* port = nullptr;
+
+  Fixture() {
+    std::filesystem::create_directories(dir);
+    config.mqtt.base_topic = "lc";
+    store = std::make_unique<DurableStore>(io, dir);
+    hub = std::make_unique<HubService>(io, config, link, metrics, *store);
+    port = &hub->port("fake");
+    hub->attach(bridge);
+  }
+  ~Fixture() {
+    hub.reset();
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+  void settle(std::chrono::milliseconds time = std::chrono::milliseconds(50)) {
+    io.restart();
+    io.run_for(time);
+  }
+  void connect() {
+    link.up = true;
+    link.handlers.connected();
+    settle(std::chrono::milliseconds(1200));  // the retained-state window before the snapshot
+  }
+};
+
+}  // namespace
+
+TEST_CASE("nothing is published before the broker is up; everything once connected") {
+  Fixture f;
+  REQUIRE(f.port->device_seen(plug("d1", "desk")));
+  f.hub->start();
+  f.port->heard("d1");
+  f.port->state_changed("d1", "power", "ON");
+  f.settle();
+  CHECK(f.link.published.empty());
+  f.connect();
+  CHECK(f.link.last("lc/bridge/state")->payload == "online");
+  CHECK(f.link.last("lc/bridge/state")->retained);
+  CHECK(f.link.last("lc/desk")->payload == R"({"energy":null,"power":"ON"})");
+  CHECK(f.link.last("lc/desk/availability")->payload == "online");
+  CHECK(f.link.last("homeassistant/switch/localcloud_fake_d1/power/config") != nullptr);
+  CHECK(f.link.last("homeassistant/sensor/localcloud_fake_d1/energy/config") != nullptr);
+  CHECK(json::parse(f.link.last("lc/bridge/devices")->payload)[0]["key"] == "desk");
+  const auto info = json::parse(f.link.last("lc/bridge/info")->payload);
+  CHECK(info["bridges"]["fake"]["listeners"][0]["address"] == "127.0.0.1:1");
+  CHECK(std::find(f.link.subscribed.begin(), f.link.subscribed.end(), "lc/+/set/+") != f.link.subscribed.end());
+}
+
+TEST_CASE("state is coalesced and only published when it changed") {
+  Fixture f;
+  f.port->device_seen(plug("d1"));
+  f.hub->start();
+  f.connect();
+  f.link.published.clear();
+  f.port->state_changed("d1", "power", "ON");
+  f.port->state_changed("d1", "energy", 1.5);
+  f.settle();
+  CHECK(f.link.count("lc/fake_d1") == 1);
+  f.port->state_changed("d1", "power", "ON");
+  f.settle();
+  CHECK(f.link.count("lc/fake_d1") == 1);
+  f.port->state_changed("d1", "power", "OFF");
+  f.settle();
+  CHECK(f.link.count("lc/fake_d1") == 2);
+}
+
+TEST_CASE("retained states found at connection go to the bridge, never commands") {
+  Fixture f;
+  f.port->device_seen(plug("d1", "desk"));
+  f.hub->start();
+  f.link.up = true;
+  f.link.handlers.connected();
+  f.link.handlers.message("lc/desk", R"({"energy":12.5,"power":"ON"})", true);
+  f.link.handlers.message("lc/other", R"({"energy":3})", true);
+  f.link.handlers.message("lc/desk/set/power", "OFF", true);
+  f.settle(std::chrono::milliseconds(1200));
+  REQUIRE(f.bridge.retained.size() == 1);
+  CHECK(f.bridge.retained[0].second["energy"] == 12.5);
+  CHECK(f.bridge.commands.empty());
+  // A device registered later gets the retained state remembered for its key.
+  f.port->device_seen(DeviceInfo{.id = "other", .name = "other", .configured = true});
+  f.settle();
+  REQUIRE(f.bridge.retained.size() == 2);
+  CHECK(f.bridge.retained[1].first == "other");
+}
+
+TEST_CASE("commands are normalised, routed and their failures reported") {
+  Fixture f;
+  f.port->device_seen(plug("d1", "desk"));
+  f.hub->start();
+  f.connect();
+  f.port->heard("d1");
+  f.link.handlers.message("lc/desk/set/power", "off", false);
+  REQUIRE(f.bridge.commands.size() == 1);
+  CHECK(f.bridge.commands[0].value == "OFF");
+  f.bridge.commands[0].done("no acknowledgement");
+  const auto event = json::parse(f.link.last("lc/bridge/event")->payload);
+  CHECK(event["type"] == "command_failed");
+  CHECK(event["device"] == "desk");
+  CHECK(event["error"] == "no acknowledgement");
+  f.link.handlers.message("lc/desk/set", R"({"power":"TOGGLE"})", false);
+  REQUIRE(f.bridge.commands.size() == 2);
+  CHECK(f.bridge.commands[1].value == "TOGGLE");
+  f.link.handlers.message("lc/desk/set/energy", "5", false);  // read-only
+  CHECK(f.bridge.commands.size() == 2);
+  CHECK(json::parse(f.link.last("lc/bridge/event")->payload)["error"] == "property 'energy' is read-only");
+  f.link.handlers.message("lc/desk/get", "", false);
+  CHECK(f.bridge.reads == std::vector<std::string>{"d1"});
+  f.link.handlers.message("lc/nobody/set/power", "ON", false);
+  CHECK(f.bridge.commands.size() == 2);
+}
+
+TEST_CASE("a command to an offline device fails at once") {
+  Fixture f;
+  f.port->device_seen(plug("d1", "desk"));
+  f.hub->start();
+  f.connect();
+  f.link.handlers.message("lc/desk/set/power", "ON", false);
+  CHECK(f.bridge.commands.empty());
+  CHECK(json::parse(f.link.last("lc/bridge/event")->payload)["error"] == "device offline");
+}
+
+TEST_CASE("unknown devices: max_unknown and one a second") {
+  Fixture f;
+  f.hub->start();
+  CHECK(f.port->device_seen(plug("u1", "", false)));
+  CHECK_FALSE(f.port->device_seen(plug("u2", "", false)));  // within a second of u1
+  CHECK(f.port->device_seen(plug("c1", "", true)));          // configured: always
+  CHECK_FALSE(f.port->device_seen(plug("Bad/Id", "", true)));
+  CHECK(f.port->known("u1"));
+  CHECK_FALSE(f.port->known("u2"));
+}
+
+TEST_CASE("shutdown says offline for every device and the bridge") {
+  Fixture f;
+  f.port->device_seen(plug("d1", "desk"));
+  f.hub->start();
+  f.connect();
+  f.hub->shutdown(std::chrono::milliseconds(100));
+  REQUIRE(f.link.last_words.size() == 2);
+  CHECK(f.link.last_words[0] == std::pair<std::string, std::string>{"lc/desk/availability", "offline"});
+  CHECK(f.link.last_words[1] == std::pair<std::string, std::string>{"lc/bridge/state", "offline"});
+}
+
+TEST_CASE("the device database keeps unknown devices and clears configured ones that left") {
+  Fixture f;
+  f.port->device_seen(plug("gone", "old_name", true));
+  f.port->device_seen(plug("u1", "", false));
+  f.hub->start();
+  f.hub->shutdown(std::chrono::milliseconds(10));  // saves the database
+  f.store->flush();
+
+  Fixture g;  // a new run with the same data_dir and an empty config
+  g.dir = f.dir;
+  g.store = std::make_unique<DurableStore>(g.io, g.dir);
+  g.hub = std::make_unique<HubService>(g.io, g.config, g.link, g.metrics, *g.store);
+  g.port = &g.hub->port("fake");
+  g.hub->attach(g.bridge);
+  g.hub->start();
+  CHECK(g.port->known("u1"));
+  CHECK_FALSE(g.port->known("gone"));
+  g.connect();
+  const auto* cleared = g.link.last("homeassistant/switch/localcloud_fake_gone/power/config");
+  REQUIRE(cleared != nullptr);
+  CHECK(cleared->payload.empty());
+  CHECK(cleared->retained);
+  CHECK(g.link.last("lc/old_name")->payload.empty());
+}
