@@ -385,6 +385,14 @@ class CheckConfigTest(harness.DaemonTest):
         self.assertEqual(result.returncode, 1)
         self.assertTrue(result.stderr.startswith(f"{path}:1:"), result.stderr)
 
+    def test_shipped_configs_are_valid(self):
+        import subprocess
+        root = os.environ.get("LOCALCLOUD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+        for path in ("config/localcloud.yaml", "docker/localcloud.yaml"):
+            result = subprocess.run([harness.BIN, "check-config", "--config", os.path.join(root, path)],
+                                    capture_output=True, text=True)
+            self.assertEqual(result.returncode, 0, path + ": " + result.stderr)
+
     def test_version(self):
         import subprocess
         result = subprocess.run([harness.BIN, "--version"], capture_output=True, text=True)
