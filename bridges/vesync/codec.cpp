@@ -1,0 +1,523 @@
+#include "bridges/vesync/codec.h"
+
+#include <charconv>
+#include <cstdio>
+
+namespace lc::vesync {
+
+namespace {
+
+constexpr auto kDump = nlohmann::detail::error_handler_t::replace;
+
+std::string dump(const Members& value) { return value.dump(-1, ' ', true, kDump); }
+
+// Reads members out of a parsed object; each take_* removes the member it reads, so what
+// is left at the end is the message's unknown members.
+class Reader {
+ public:
+  explicit Reader(Members& object) : object_(object) {}
+
+  bool failed() const { return !error_.empty(); }
+  DecodeError error() const { return code_; }
+  const std::string& detail() const { return error_; }
+
+  std::optional<std::string> string(const char* key, bool required = false) {
+    auto it = object_.find(key);
+    if (it == object_.end()) return missing(key, required), std::nullopt;
+    if (!it->is_string()) return fail(DecodeError::bad_field, key, "must be a string"), std::nullopt;
+    std::string value = it->get<std::string>();
+    object_.erase(it);
+    return value;
+  }
+
+  std::optional<int64_t> integer(const char* key, bool required = false) {
+    auto it = object_.find(key);
+    if (it == object_.end()) return missing(key, required), std::nullopt;
+    int64_t value = 0;
+    if (it->is_number_integer() && !(it->is_number_unsigned() &&
+                                     it->get<uint64_t>() > uint64_t(INT64_MAX))) {
+      value = it->get<int64_t>();
+    } else {
+      return fail(DecodeError::bad_field, key, "must be an integer"), std::nullopt;
+    }
+    object_.erase(it);
+    return value;
+  }
+
+  std::optional<Relay> relay(const char* key, bool required = false) {
+    auto text = string(key, required);
+    if (!text) return std::nullopt;
+    auto relay = parse_relay(*text);
+    if (!relay) fail(DecodeError::bad_field, key, "must be \"open\" or \"break\"");
+    return relay;
+  }
+
+  std::optional<uint64_t> hex(const char* key, bool required = false) {
+    auto text = string(key, required);
+    if (!text) return std::nullopt;
+    auto value = parse_hex(*text);
+    if (!value) fail(DecodeError::bad_field, key, "must be hex digits");
+    return value;
+  }
+
+  std::optional<TimeFields> time(bool required) {
+    static constexpr const char* kKeys[] = {"year", "month", "day", "wd", "ms"};
+    int present = 0;
+    for (const char* key : kKeys) present += object_.contains(key) ? 1 : 0;
+    if (present == 0 && !required) return std::nullopt;
+    TimeFields t;
+    auto year = integer("year", true), month = integer("month", true), day = integer("day", true),
+         wd = integer("wd", true), ms = integer("ms", true);
+    if (failed()) return std::nullopt;
+    t.year = int(*year), t.month = int(*month), t.day = int(*day), t.wd = int(*wd), t.ms = *ms;
+    return t;
+  }
+
+  void fail(DecodeError code, std::string_view key, std::string_view what) {
+    if (failed()) return;
+    code_ = code;
+    error_ = "member \"" + std::string(key) + "\" " + std::string(what);
+  }
+
+ private:
+  void missing(const char* key, bool required) {
+    if (required) fail(DecodeError::missing_field, key, "is missing");
+  }
+
+  Members& object_;
+  DecodeError code_ = DecodeError::bad_field;
+  std::string error_;
+};
+
+template <class T> Decoded finish(Reader& reader, T message, Members& rest) {
+  Decoded out;
+  if (reader.failed()) {
+    out.error = reader.error();
+    out.detail = reader.detail();
+    return out;
+  }
+  message.extra = std::move(rest);
+  out.message = std::move(message);
+  return out;
+}
+
+Decoded decode_login(Members& object) {
+  Reader r(object);
+  Login m;
+  auto id = r.string("id", true);
+  if (id) {
+    if (id->empty() || id->size() > 64) r.fail(DecodeError::bad_field, "id", "must be 1..64 characters");
+    else m.id = *id;
+  }
+  m.account = r.string("account");
+  m.device_name = r.string("deviceName");
+  m.device_version = r.string("deviceVersion");
+  m.device_version_code = r.integer("deviceVersionCode");
+  m.type = r.string("type");
+  m.apptype = r.string("apptype");
+  m.firm_name = r.string("firmName");
+  m.firm_version = r.string("firmVersion");
+  m.firm_version_code = r.integer("firmVersionCode");
+  m.key = r.integer("key");
+  m.relay = r.relay("relay");
+  return finish(r, std::move(m), object);
+}
+
+Decoded decode_with_uri(const std::string& uri, Members& object) {
+  Reader r(object);
+  if (uri == "/loginReply") {
+    LoginReply m;
+    m.error = r.integer("error", true).value_or(0);
+    if (auto t = r.time(true)) m.time = *t;
+    m.hh = r.integer("hh").value_or(0);
+    m.hl = r.integer("hl").value_or(0);
+    m.lh = r.integer("lh").value_or(0);
+    m.ll = r.integer("ll").value_or(0);
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/ka") {
+    KeepAlive m;
+    m.rssi = r.integer("rssi");
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/kr") {
+    KeepAliveReply m;
+    m.error = r.integer("error");
+    m.time = r.time(false);
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/report") {
+    Report m;
+    m.energy_ws = r.hex("e", true).value_or(0);
+    m.seconds = r.hex("t", true).value_or(0);
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/relay") {
+    RelayCommand m;
+    m.cid = r.string("cid");
+    m.action = r.relay("action", true).value_or(Relay::open);
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/getRuntime") {
+    GetRuntime m;
+    m.cid = r.string("cid");
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/runtimeInfo") {
+    RuntimeInfo m;
+    m.relay = r.relay("relay");
+    m.meastate = r.string("meastate");
+    m.power = r.string("power");
+    m.voltage = r.string("voltage");
+    m.current = r.string("current");
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/state") {
+    StateReport m;
+    m.relay = r.relay("relay", true).value_or(Relay::open);
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/setCtlFlags") {
+    SetCtlFlags m;
+    m.flag = r.integer("flag");
+    m.set = r.integer("set");
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/evtimer") {
+    EvTimer m;
+    m.aname = r.string("aname");
+    m.relay = r.relay("relay");
+    m.timer_id = r.integer("id");
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/trigger") {
+    Trigger m;
+    m.type = r.integer("type");
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/timer") {
+    Timer m;
+    m.action = r.string("action");
+    m.error = r.integer("error");
+    return finish(r, std::move(m), object);
+  }
+  if (uri == "/upgrade") {
+    Upgrade m;
+    m.url = r.string("url");
+    m.new_version = r.string("newVersion");
+    return finish(r, std::move(m), object);
+  }
+  OtherMessage m;
+  m.uri = uri;
+  return finish(r, std::move(m), object);
+}
+
+void put_time(Members& out, const TimeFields& t) {
+  out["wd"] = t.wd;
+  out["year"] = t.year;
+  out["month"] = t.month;
+  out["day"] = t.day;
+  out["ms"] = t.ms;
+}
+
+template <class T> void put(Members& out, const char* key, const std::optional<T>& value) {
+  if (value) out[key] = *value;
+}
+void put(Members& out, const char* key, const std::optional<Relay>& value) {
+  if (value) out[key] = relay_text(*value);
+}
+
+std::string hex_text(uint64_t value) {
+  char buf[17];
+  auto result = std::to_chars(buf, buf + sizeof buf, value, 16);
+  return std::string(buf, result.ptr);
+}
+
+void append_extra(Members& out, const Members& extra) {
+  if (!extra.is_object()) return;
+  for (const auto& [key, value] : extra.items()) {
+    if (!out.contains(key)) out[key] = value;
+  }
+}
+
+struct ToMembers {
+  Members out = Members::object();
+
+  void operator()(const Login& m) {
+    put(out, "account", m.account);
+    out["id"] = m.id;
+    put(out, "deviceName", m.device_name);
+    put(out, "deviceVersion", m.device_version);
+    put(out, "deviceVersionCode", m.device_version_code);
+    put(out, "type", m.type);
+    put(out, "apptype", m.apptype);
+    put(out, "firmName", m.firm_name);
+    put(out, "firmVersion", m.firm_version);
+    put(out, "firmVersionCode", m.firm_version_code);
+    put(out, "key", m.key);
+    put(out, "relay", m.relay);
+    append_extra(out, m.extra);
+  }
+  void operator()(const LoginReply& m) {
+    out["uri"] = "/loginReply";
+    out["error"] = m.error;
+    put_time(out, m.time);
+    out["hh"] = m.hh;
+    out["hl"] = m.hl;
+    out["lh"] = m.lh;
+    out["ll"] = m.ll;
+    append_extra(out, m.extra);
+  }
+  void operator()(const KeepAlive& m) {
+    out["uri"] = "/ka";
+    put(out, "rssi", m.rssi);
+    append_extra(out, m.extra);
+  }
+  void operator()(const KeepAliveReply& m) {
+    out["uri"] = "/kr";
+    put(out, "error", m.error);
+    if (m.time) put_time(out, *m.time);
+    append_extra(out, m.extra);
+  }
+  void operator()(const Report& m) {
+    out["uri"] = "/report";
+    out["e"] = hex_text(m.energy_ws);
+    out["t"] = hex_text(m.seconds);
+    append_extra(out, m.extra);
+  }
+  void operator()(const RelayCommand& m) {
+    put(out, "cid", m.cid);
+    out["uri"] = "/relay";
+    out["action"] = relay_text(m.action);
+    append_extra(out, m.extra);
+  }
+  void operator()(const GetRuntime& m) {
+    put(out, "cid", m.cid);
+    out["uri"] = "/getRuntime";
+    append_extra(out, m.extra);
+  }
+  void operator()(const RuntimeInfo& m) {
+    out["uri"] = "/runtimeInfo";
+    put(out, "relay", m.relay);
+    put(out, "meastate", m.meastate);
+    put(out, "power", m.power);
+    put(out, "voltage", m.voltage);
+    put(out, "current", m.current);
+    append_extra(out, m.extra);
+  }
+  void operator()(const StateReport& m) {
+    out["uri"] = "/state";
+    out["relay"] = relay_text(m.relay);
+    append_extra(out, m.extra);
+  }
+  void operator()(const SetCtlFlags& m) {
+    out["uri"] = "/setCtlFlags";
+    put(out, "flag", m.flag);
+    put(out, "set", m.set);
+    append_extra(out, m.extra);
+  }
+  void operator()(const EvTimer& m) {
+    out["uri"] = "/evtimer";
+    put(out, "aname", m.aname);
+    put(out, "relay", m.relay);
+    put(out, "id", m.timer_id);
+    append_extra(out, m.extra);
+  }
+  void operator()(const Trigger& m) {
+    out["uri"] = "/trigger";
+    put(out, "type", m.type);
+    append_extra(out, m.extra);
+  }
+  void operator()(const Timer& m) {
+    out["uri"] = "/timer";
+    put(out, "action", m.action);
+    put(out, "error", m.error);
+    append_extra(out, m.extra);
+  }
+  void operator()(const Upgrade& m) {
+    out["uri"] = "/upgrade";
+    put(out, "url", m.url);
+    put(out, "newVersion", m.new_version);
+    append_extra(out, m.extra);
+  }
+  void operator()(const OtherMessage& m) {
+    out["uri"] = m.uri;
+    append_extra(out, m.extra);
+  }
+};
+
+Members to_members(const Message& message) {
+  ToMembers visitor;
+  std::visit(visitor, message);
+  return std::move(visitor.out);
+}
+
+bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+std::string_view relay_text(Relay relay) { return relay == Relay::open ? "open" : "break"; }
+
+std::optional<Relay> parse_relay(std::string_view text) {
+  if (text == "open") return Relay::open;
+  if (text == "break") return Relay::break_;
+  return std::nullopt;
+}
+
+TimeFields utc_time_fields(std::chrono::system_clock::time_point now) {
+  using namespace std::chrono;
+  const auto day_start = floor<days>(now);
+  const year_month_day date{day_start};
+  TimeFields t;
+  t.year = int(date.year());
+  t.month = int(unsigned(date.month()));
+  t.day = int(unsigned(date.day()));
+  t.wd = int(weekday{day_start}.c_encoding());
+  t.ms = duration_cast<milliseconds>(now - day_start).count();
+  return t;
+}
+
+std::string message_uri(const Message& message) {
+  static constexpr const char* kUris[] = {
+      "login",        "/loginReply", "/ka",     "/kr",       "/report",  "/relay",
+      "/getRuntime",  "/runtimeInfo", "/state", "/setCtlFlags", "/evtimer", "/trigger",
+      "/timer",       "/upgrade"};
+  static_assert(std::size(kUris) + 1 == std::variant_size_v<Message>);
+  if (const auto* other = std::get_if<OtherMessage>(&message)) return other->uri;
+  return kUris[message.index()];
+}
+
+std::string_view error_name(DecodeError error) {
+  switch (error) {
+    case DecodeError::too_large: return "frame_too_large";
+    case DecodeError::bad_json: return "bad_json";
+    case DecodeError::bad_uri: return "bad_uri";
+    case DecodeError::bad_field: return "bad_field";
+    case DecodeError::missing_field: return "missing_field";
+  }
+  return "bad_message";
+}
+
+Decoded decode(std::string_view text) {
+  Decoded out;
+  if (text.size() > kMaxFrameBytes) {
+    out.error = DecodeError::too_large;
+    out.detail = "frame of " + std::to_string(text.size()) + " bytes";
+    return out;
+  }
+  Members object = Members::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded() || !object.is_object()) {
+    out.error = DecodeError::bad_json;
+    out.detail = object.is_discarded() ? "not JSON" : "not a JSON object";
+    return out;
+  }
+  auto uri = object.find("uri");
+  if (uri == object.end()) return decode_login(object);
+  if (!uri->is_string() || uri->get_ref<const std::string&>().empty() ||
+      uri->get_ref<const std::string&>()[0] != '/') {
+    out.error = DecodeError::bad_uri;
+    out.detail = "member \"uri\" must be a string starting with '/'";
+    return out;
+  }
+  std::string name = uri->get<std::string>();
+  object.erase(uri);
+  return decode_with_uri(name, object);
+}
+
+std::string encode(const Message& message) { return dump(to_members(message)); }
+
+std::string encode_pretty(const Message& message) {
+  Members members = to_members(message);
+  std::string out = "{\n";
+  bool first = true;
+  for (const auto& [key, value] : members.items()) {
+    if (!first) out += ",\n";
+    first = false;
+    out += dump(Members(key));
+    out += ':';
+    out += dump(value);
+  }
+  out += "\n}";
+  return out;
+}
+
+std::string encode_login_reply(const TimeFields& t) {
+  char buf[192];
+  int n = std::snprintf(buf, sizeof buf,
+                        "{\"uri\":\"/loginReply\",\"error\":0,\"wd\":%d,\"year\":%d,\"month\":%d,"
+                        "\"day\":%d,\"ms\":%lld,\"hh\":0,\"hl\":0,\"lh\":0,\"ll\":0}",
+                        t.wd, t.year, t.month, t.day, static_cast<long long>(t.ms));
+  return std::string(buf, n > 0 && n < int(sizeof buf) ? size_t(n) : 0);
+}
+
+std::string encode_keepalive_reply(const TimeFields& t) {
+  char buf[160];
+  int n = std::snprintf(buf, sizeof buf,
+                        "{\"uri\":\"/kr\",\"error\":0,\"wd\":%d,\"year\":%d,\"month\":%d,"
+                        "\"day\":%d,\"ms\":%lld}",
+                        t.wd, t.year, t.month, t.day, static_cast<long long>(t.ms));
+  return std::string(buf, n > 0 && n < int(sizeof buf) ? size_t(n) : 0);
+}
+
+std::optional<uint64_t> parse_hex(std::string_view text) {
+  if (text.empty() || text.size() > 16) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (!is_hex_digit(c)) return std::nullopt;
+  }
+  auto result = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  if (result.ec != std::errc() || result.ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<RawPair> parse_pair(std::string_view text) {
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto a = text.substr(0, colon), b = text.substr(colon + 1);
+  if (a.size() > 8 || b.size() > 8) return std::nullopt;
+  auto va = parse_hex(a), vb = parse_hex(b);
+  if (!va || !vb) return std::nullopt;
+  return RawPair{uint32_t(*va), uint32_t(*vb)};
+}
+
+double decode_half(uint32_t v, PowerDecoding decoding) {
+  if (decoding == PowerDecoding::app) return double(v >> 12) + double(v & 0xFFF) / 1000.0;
+  return double(v) / 4096.0;
+}
+
+double decode_pair(const RawPair& pair, PowerDecoding decoding) {
+  if (decoding == PowerDecoding::mean) return (double(pair.a) + double(pair.b)) / 8192.0;
+  return decode_half(pair.a, decoding);
+}
+
+std::optional<std::string> normalise_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return std::nullopt;
+  std::string out;
+  out.reserve(id.size());
+  for (char c : id) {
+    if (c >= 'A' && c <= 'Z') out += char(c - 'A' + 'a');
+    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') out += c;
+    else return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> decode_provisioning_frame(std::string_view bytes) {
+  if (bytes.empty()) return std::nullopt;
+  const size_t length = static_cast<unsigned char>(bytes[0]);
+  const auto rest = bytes.substr(1);
+  // The JSON, then nothing or one NUL (fw 2.123, §2.5).
+  if (rest.size() != length && !(rest.size() == length + 1 && rest.back() == '\0')) return std::nullopt;
+  return std::string(rest.substr(0, length));
+}
+
+std::optional<std::string> encode_provisioning_frame(std::string_view json) {
+  if (json.size() > 255) return std::nullopt;
+  std::string out(1, char(static_cast<unsigned char>(json.size())));
+  out.append(json);
+  return out;
+}
+
+}  // namespace lc::vesync
