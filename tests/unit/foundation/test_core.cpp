@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/net.h"
+#include "core/udp_batch.h"
 
 using namespace lc;
 
@@ -107,4 +108,40 @@ TEST_CASE("query parameters and raw HTTP requests") {
   CHECK(answer_raw_request(std::string(20000, 'a'), echo).status == 431);
   const HttpHandler thrower = [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("x"); };
   CHECK(answer_raw_request("GET / HTTP/1.1\r\nHost: x\r\n\r\n", thrower).status == 500);
+}
+
+TEST_CASE("the batched UDP socket answers every datagram and flags oversized ones") {
+  boost::asio::io_context io;
+  UdpBatchSocket server(io);
+  size_t truncated_seen = 0;
+  server.open({"127.0.0.1", 0}, [&](std::span<const uint8_t> datagram, bool truncated, const auto& from, auto& replies) {
+    if (truncated) {
+      ++truncated_seen;
+      return;
+    }
+    std::vector<uint8_t> reply(datagram.begin(), datagram.end());
+    reply.push_back('!');
+    replies.send(reply, from);
+  });
+  boost::asio::ip::udp::socket client(io, boost::asio::ip::udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  const auto target = server.local_endpoint();
+  for (int i = 0; i < 200; ++i) {
+    const std::string text = "ping " + std::to_string(i);
+    client.send_to(boost::asio::buffer(text), target);
+  }
+  const std::vector<uint8_t> big(UdpBatchSocket::kMaxDatagram + 100, 0x41);
+  client.send_to(boost::asio::buffer(big), target);
+  io.run_for(std::chrono::milliseconds(300));
+  client.non_blocking(true);
+  size_t replies = 0;
+  std::array<char, 100> buffer{};
+  boost::system::error_code ec;
+  for (;;) {
+    const size_t n = client.receive(boost::asio::buffer(buffer), 0, ec);
+    if (ec) break;
+    CHECK(buffer[n - 1] == '!');
+    ++replies;
+  }
+  CHECK(replies == 200);
+  CHECK(truncated_seen == 1);
 }
