@@ -21,8 +21,11 @@
 #include <initializer_list>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace lc::config {
@@ -252,9 +255,17 @@ class Loader {
       error(Mark{1, 1}, "the file is larger than 1 MiB; refusing to read it");
       return;
     }
-    std::vector<YAML::Node> documents;
+    const std::string input(text);
+    YAML::Node root;
     try {
-      documents = YAML::LoadAll(std::string(text));
+      if (!single_document(input)) return;
+      root = YAML::Load(input);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp stops at 500 levels with the message "bad file"; say what it means.
+      Mark at{1, 1};
+      if (!e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0) at = {e.mark.line + 1, e.mark.column + 1};
+      error(at, "YAML nesting is too deep");
+      return;
     } catch (const YAML::Exception& e) {
       Mark at{1, 1};
       if (!e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0) at = {e.mark.line + 1, e.mark.column + 1};
@@ -264,11 +275,8 @@ class Loader {
       error(Mark{1, 1}, std::string("YAML syntax error: ") + e.what());
       return;
     }
-    if (documents.size() > 1) {
-      error(mark_of(documents[1], Mark{1, 1}), "only one YAML document is allowed (remove the '---')");
-    }
     try {
-      if (!documents.empty()) top_level(Field{"", documents.front(), Mark{1, 1}});
+      top_level(Field{"", root, Mark{1, 1}});
       if (!config_.miio.enabled && !config_.vesync.enabled && !config_.timeguard.enabled)
         warn(Mark{1, 1}, "no bridge is enabled (add a miio, vesync or timeguard section)");
     } catch (const std::exception& e) {
@@ -278,6 +286,44 @@ class Loader {
   }
 
  private:
+  // yaml-cpp 0.7 hands out a document that consumes no token again and again (a stray ',' at
+  // the top level makes YAML::LoadAll loop forever: yaml-cpp#1040, fixed upstream in #1319).
+  // So the documents are counted first with a parser driven here, which stops at the first one
+  // that makes no progress. False (with the error reported) unless there is at most one.
+  bool single_document(const std::string& input) {
+    struct DocumentStarts : YAML::EventHandler {
+      std::vector<YAML::Mark> starts;
+      void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+      void OnDocumentEnd() override {}
+      void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+      void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+      void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+      void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+      void OnSequenceEnd() override {}
+      void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+      void OnMapEnd() override {}
+    } documents;
+    std::istringstream stream(input);
+    YAML::Parser parser(stream);
+    while (documents.starts.size() < 3 && parser.HandleNextDocument(documents)) {
+      const auto& starts = documents.starts;
+      if (starts.size() >= 2 && starts[starts.size() - 1].pos == starts[starts.size() - 2].pos) {
+        const YAML::Mark& stuck = starts.back();
+        std::string what = stuck.pos >= 0 && static_cast<size_t>(stuck.pos) < input.size()
+                               ? " " + quote_value(input.substr(static_cast<size_t>(stuck.pos), 1))
+                               : "";
+        error(Mark{stuck.line + 1, stuck.column + 1}, "YAML syntax error: unexpected" + what);
+        return false;
+      }
+    }
+    if (documents.starts.size() > 1) {
+      const YAML::Mark& second = documents.starts[1];
+      error(Mark{second.line + 1, second.column + 1}, "only one YAML document is allowed (remove the '---')");
+      return false;
+    }
+    return true;
+  }
+
   // ---- diagnostics ----
 
   void add(Mark at, std::string message, bool warning) {
