@@ -20,8 +20,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Datagrams read per wake-up before going back to the io_context.
-constexpr int kUdpBatch = 64;
 // A TCP peer that does not read its pongs gets this much queued before it is closed.
 constexpr size_t kMaxPendingWrite = 16 * 1024;
 constexpr size_t kInitialTcpBuffer = 256;
@@ -105,8 +103,8 @@ class CloudEndpoint::TcpSession : public std::enable_shared_from_this<TcpSession
         framed_ = true;
         last_packet_ = Clock::now();
         const size_t reply_size =
-            owner_->handle(rest.first(*size), Transport::tcp, peer_, &local_, owner_->udp_out_);
-        if (reply_size > 0) send(std::span<const uint8_t>(owner_->udp_out_.data(), reply_size));
+            owner_->handle(rest.first(*size), Transport::tcp, peer_, &local_, owner_->reply_);
+        if (reply_size > 0) send(std::span<const uint8_t>(owner_->reply_.data(), reply_size));
         offset += *size;
       }
       if (closed_) return;
@@ -190,15 +188,14 @@ void CloudEndpoint::start() {
     throw std::runtime_error(std::string("miio: cannot ") + what + " " + listen_.text() + ": " + ec.message());
   };
 
-  const udp::endpoint udp_endpoint(address, listen_.port);
-  udp_.open(udp_endpoint.protocol(), ec);
-  if (!ec) udp_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) udp_.bind(udp_endpoint, ec);
-  if (ec) fail("bind UDP");
+  try {
+    udp_.open(listen_, [this](std::span<const uint8_t> datagram, bool truncated, const udp::endpoint& from,
+                              UdpBatchSocket::Replies& replies) { on_datagram(datagram, truncated, from, replies); });
+  } catch (const std::exception& error) {
+    stop();
+    throw std::runtime_error(std::string("miio: ") + error.what());
+  }
   port_ = udp_.local_endpoint().port();
-  udp_.non_blocking(true, ec);
-  // Bursts of thousands of keepalives: a larger receive buffer loses fewer of them.
-  udp_.set_option(asio::socket_base::receive_buffer_size(1 << 20), ec);
 
   const tcp::endpoint tcp_endpoint(address, port_);
   acceptor_.open(tcp_endpoint.protocol(), ec);
@@ -215,7 +212,6 @@ void CloudEndpoint::start() {
     connection_cap_ = std::min(connection_cap_, usable);
   }
   running_ = true;
-  receive_udp();
   accept();
   schedule_sweep();
 }
@@ -223,7 +219,7 @@ void CloudEndpoint::start() {
 void CloudEndpoint::stop() {
   running_ = false;
   boost::system::error_code ec;
-  udp_.close(ec);
+  udp_.close();
   acceptor_.close(ec);
   sweep_timer_.cancel();
   accept_retry_timer_.cancel();
@@ -232,31 +228,18 @@ void CloudEndpoint::stop() {
   for (const auto& session : sessions) session->close(false);
 }
 
-void CloudEndpoint::receive_udp() {
-  udp_.async_receive_from(asio::buffer(udp_in_), udp_peer_, [this](const boost::system::error_code& ec, size_t n) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!running_) return;
-    if (!ec) on_udp_packet(n);
-    // Drain what else is queued without another trip through the io_context.
-    for (int i = 0; i < kUdpBatch && running_; ++i) {
-      boost::system::error_code read_ec;
-      const size_t size = udp_.receive_from(asio::buffer(udp_in_), udp_peer_, 0, read_ec);
-      if (read_ec) break;
-      on_udp_packet(size);
-    }
-    if (running_) receive_udp();
-  });
-}
-
-void CloudEndpoint::on_udp_packet(size_t size) {
+void CloudEndpoint::on_datagram(std::span<const uint8_t> datagram, bool truncated, const udp::endpoint& from,
+                                UdpBatchSocket::Replies& replies) {
   try {
-    const Peer peer{udp_peer_.address(), udp_peer_.port()};
-    const size_t reply_size =
-        handle(std::span<const uint8_t>(udp_in_.data(), size), Transport::udp, peer, nullptr, udp_out_);
-    if (reply_size == 0) return;
-    boost::system::error_code ec;
-    udp_.send_to(asio::buffer(udp_out_.data(), reply_size), udp_peer_, 0, ec);
-    if (ec) stats_.dropped("udp_send_failed").inc();
+    const Peer peer{from.address(), from.port()};
+    if (truncated) {
+      stats_.packets_in.inc();
+      stats_.drop(error_name(Error::too_long), peer.text(), "over " + std::to_string(kMaxReceivePacket) + " bytes");
+      return;
+    }
+    const size_t reply_size = handle(datagram, Transport::udp, peer, nullptr, reply_);
+    if (reply_size > 0 && !replies.send(std::span<const uint8_t>(reply_.data(), reply_size), from))
+      stats_.dropped("udp_send_failed").inc();
   } catch (const std::exception& error) {
     log_.warn("udp packet handler error: ", error.what());
   }

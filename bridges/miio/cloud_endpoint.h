@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/net.h"
+#include "core/udp_batch.h"
 
 namespace lc::miio {
 
@@ -88,8 +89,8 @@ class CloudEndpoint {
   class TcpSession;
   friend class TcpSession;
 
-  void receive_udp();
-  void on_udp_packet(size_t size);
+  void on_datagram(std::span<const uint8_t> datagram, bool truncated, const boost::asio::ip::udp::endpoint& from,
+                   UdpBatchSocket::Replies& replies);
   void accept();
   void schedule_sweep();
   void sweep();
@@ -110,13 +111,11 @@ class CloudEndpoint {
   uint16_t port_ = 0;
   size_t connection_cap_ = 0;
 
-  boost::asio::ip::udp::socket udp_;
+  UdpBatchSocket udp_;  // recvmmsg/sendmmsg: the keepalive hot path
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer accept_retry_timer_;
-  std::array<uint8_t, kMaxReceivePacket + 1> udp_in_{};  // +1: a larger datagram shows as too long
-  std::array<uint8_t, kMaxSendPacket> udp_out_{};
-  boost::asio::ip::udp::endpoint udp_peer_;
+  std::array<uint8_t, kMaxSendPacket> reply_{};  // the answer being built (UDP and TCP)
   std::unordered_set<std::shared_ptr<TcpSession>> sessions_;
 
   struct Stamps {

@@ -228,7 +228,7 @@ void LocalClient::on_timeout() {
   const bool handshake_only = queue_.front().handshake_only;
   Reply reply;
   reply.status = Reply::Status::timeout;
-  if (handshake_only || handshake_failed_in_job_ || handshakes_in_job_ == 0) {
+  if (handshake_only || handshake_failed_in_job_ || handshakes_in_job_ == 0 || token_proven_) {
     reply.message = "no reply from the device";
   } else {
     reply.message = "the device answers handshakes but not requests (wrong token?)";
@@ -296,6 +296,7 @@ void LocalClient::on_datagram(size_t size) {
     return;
   }
   suspect_reported_ = false;
+  token_proven_ = true;
   // The device's clock moves on; later requests count from this stamp.
   stamp_ = message.header.stamp;
   stamp_at_ = Clock::now();

@@ -127,6 +127,7 @@ class LocalClient {
   uint32_t id_ = 0;
 
   bool suspect_reported_ = false;
+  bool token_proven_ = false;  // an encrypted reply verified with our token
 };
 
 }  // namespace lc::miio
