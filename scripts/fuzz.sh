@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target of the clang sanitizer build (build-asan) on its committed corpus
+# until it reaches RUNS executions or SECONDS seconds, whichever comes first, and prints one
+# Markdown table row per target (executions, exec/s, coverage, features, corpus, crashes).
+#   scripts/fuzz.sh [SECONDS] [RUNS]     defaults: 1200 s, 10,000,000 executions
+# New inputs found go to build-asan/fuzz-scratch/<target>/ (merge the useful ones into
+# tests/fuzz/corpus/<target>/ by hand); a crash leaves crash-* there and fails the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-1200}"
+runs="${2:-10000000}"
+build=build-asan
+if [ ! -d "$build" ]; then
+  ./scripts/install-deps.sh --test
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DLOCALCLOUD_SANITIZE=ON >/dev/null
+fi
+cmake --build "$build" -j"${JOBS:-2}"
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+failed=0
+echo "| target | executions | exec/s | seconds | coverage (cov) | features (ft) | corpus | crashes |"
+echo "|---|---|---|---|---|---|---|---|"
+for binary in "$build"/tests/unit/*/fuzz_*; do
+  target=$(basename "$binary"); target=${target#fuzz_}
+  scratch="$build/fuzz-scratch/$target"; mkdir -p "$scratch"
+  log="$build/fuzz-scratch/$target.log"
+  start=$SECONDS
+  status=0
+  "$binary" -max_total_time="$seconds" -runs="$runs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -artifact_prefix="$scratch/" "$scratch" "tests/fuzz/corpus/$target" >"$log" 2>&1 || status=$?
+  elapsed=$((SECONDS - start))
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  last=$(grep -E '#[0-9]+.*(DONE|pulse|NEW|REDUCE).*cov:' "$log" | tail -1)
+  cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || true)
+  ft=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || true)
+  corp=$(echo "$last" | grep -o 'corp: [0-9]*' | grep -o '[0-9]*' || true)
+  crashes=$(ls "$scratch" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
+  rate=$(( ${execs:-0} / (elapsed > 0 ? elapsed : 1) ))
+  echo "| $target | ${execs:-?} | $rate | $elapsed | ${cov:-?} | ${ft:-?} | ${corp:-?} | $crashes |"
+  if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ]; then failed=1; echo "  -> $target failed: see $log" >&2; fi
+done
+exit "$failed"
