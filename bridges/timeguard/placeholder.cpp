@@ -1,7 +1,0 @@
-// Placeholder until the timeguard bridge lands; replaced by the bridge's own sources.
-#include <stdexcept>
-#include "bridges/bridge.h"
-namespace lc::timeguard {
-std::unique_ptr<Bridge> create_bridge(BridgeContext&) { throw std::runtime_error("timeguard bridge not built yet"); }
-int run_simulator(int, char**) { return 2; }
-}  // namespace lc::timeguard
