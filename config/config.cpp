@@ -156,19 +156,21 @@ std::string topic_problem(std::string_view text) {
   return "";
 }
 
+// Edits (insert, delete, replace, swap two neighbours) from a to b: "did you mean" suggestions.
 size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  std::vector<size_t> before(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
+    current[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        current[j] = std::min(current[j], before[j - 2] + 1);
     }
+    std::swap(before, previous);
+    std::swap(previous, current);
   }
-  return row[b.size()];
+  return previous[b.size()];
 }
 
 std::string format_duration(Duration d) {
@@ -184,6 +186,12 @@ bool is_loopback_host(const std::string& host) {
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(host, ec);
   return !ec && address.is_loopback();
+}
+
+std::string hex8(uint32_t value) {
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", value);
+  return text;
 }
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -401,7 +409,7 @@ class Loader {
         if (d < best_distance) best_distance = d, best = candidate;
       }
     }
-    if (!best.empty() && best_distance <= std::max<size_t>(2, best.size() / 3)) {
+    if (!best.empty() && best_distance <= std::max<size_t>(1, best.size() / 3)) {
       message += " (did you mean '" + std::string(best) + "'?)";
     } else {
       message += " (allowed: ";
@@ -613,6 +621,13 @@ class Loader {
                    else if (key == "vesync") vesync(f);
                    else if (key == "timeguard") timeguard(f);
                  });
+    // A name equal to the generated key (<bridge>_<id>) of an unnamed device would share its topics.
+    for (const auto& [key, device_at] : generated_keys_) {
+      auto named = names_.find(key);
+      if (named != names_.end())
+        error(named->second, "the device name " + quote_value(key) + " is the MQTT key of the unnamed device at line " +
+                                 std::to_string(device_at.line) + "; choose another name");
+    }
   }
 
   void mqtt(const Field& section) {
@@ -847,6 +862,7 @@ class Loader {
       warn(item, std::string(d.name.empty() ? "" : "device " + quote_value(d.name) + ": ") +
                      "no model given; model will be guessed: asked with miIO.info once the device's cloud session is up");
     }
+    if (valid && d.name.empty() && d.did) generated_keys_.emplace_back("miio_" + hex8(*d.did), item.at);
     if (valid) {
       duplicate(host_at, miio_hosts_, lower(d.host) + "#" + std::to_string(d.port),
                 "host " + Endpoint{d.host, d.port}.text());
@@ -1004,6 +1020,7 @@ class Loader {
       }
     });
     missing(item, present, {"id"});
+    if (d.name.empty() && !d.id.empty()) generated_keys_.emplace_back("vesync_" + lower(d.id), item.at);
     config_.vesync.devices.push_back(std::move(d));
   }
 
@@ -1073,6 +1090,7 @@ class Loader {
     }
     TimeguardDevice d;
     d.mark = item.at;
+    bool id_valid = false;
     std::set<std::string> present;
     for_each_key(item, {"id", "name"}, [&](const std::string& key, const Field& f) {
       present.insert(key);
@@ -1090,9 +1108,11 @@ class Loader {
         for (char c : text) id = id << 4 | hex_value(c);
         duplicate(f, timeguard_ids_, lower(text), "id " + lower(text));
         d.id = id;
+        id_valid = true;
       }
     });
     missing(item, present, {"id"});
+    if (d.name.empty() && id_valid) generated_keys_.emplace_back("timeguard_" + hex8(d.id), item.at);
     config_.timeguard.devices.push_back(std::move(d));
   }
 
@@ -1102,6 +1122,7 @@ class Loader {
   std::vector<Diagnostic>& diagnostics_;
   size_t errors_ = 0;
   std::map<std::string, Mark> names_;
+  std::vector<std::pair<std::string, Mark>> generated_keys_;
   std::map<std::string, Mark> miio_hosts_, miio_tokens_, miio_dids_, vesync_ids_, timeguard_ids_;
 };
 
@@ -1267,9 +1288,7 @@ nlohmann::json redacted_json(const Config& c) {
   for (const auto& d : c.vesync.devices) vesync_devices.push_back({{"id", d.id}, {"name", d.name}});
   json timeguard_devices = json::array();
   for (const auto& d : c.timeguard.devices) {
-    char id[9];
-    std::snprintf(id, sizeof id, "%08x", d.id);
-    timeguard_devices.push_back({{"id", id}, {"name", d.name}});
+    timeguard_devices.push_back({{"id", hex8(d.id)}, {"name", d.name}});
   }
   auto power_decoding = [](PowerDecoding p) {
     switch (p) {

@@ -254,6 +254,9 @@ TEST_CASE("unknown keys name the closest key or list the allowed ones") {
                   "unknown key \"colour\" in miio (allowed: enabled, listen, poll_interval, offline_after, devices)");
   check_one_error("vesync:\n  devices:\n    - id: abc\n      nmae: lamp\n", 4, 7, "did you mean 'name'?");
   check_one_error("mqtt:\n  tls:\n    ca: x\nmiio:\n", 3, 5, "in mqtt.tls");
+  check_one_error("mqtt:\n  Password: x\nmiio:\n", 2, 3, "did you mean 'password'?");
+  check_one_error("timeguard:\n  devices:\n    - x: 1\n      id: \"12345678\"\n", 3, 7,
+                  "unknown key \"x\" in timeguard.devices[0] (allowed: id, name)");
 }
 
 TEST_CASE("wrong types") {
@@ -401,6 +404,17 @@ TEST_CASE("duplicate devices within a bridge and duplicate names across bridges"
   check_one_error(std::string("miio:\n  devices:\n    - {did: 5, host: 10.0.0.2, token: ") + kToken +
                       ", model: m}\n    - {did: 5, host: 10.0.0.3, token: eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee, model: m}\n",
                   4, 7, "duplicate device: did 5");
+}
+
+TEST_CASE("a name may not take the generated key of an unnamed device") {
+  check_one_error("timeguard:\n  devices:\n    - id: 0A0B0C0D\nvesync:\n  devices:\n    - {id: a, name: timeguard_0a0b0c0d}\n",
+                  6, 21, "the device name \"timeguard_0a0b0c0d\" is the MQTT key of the unnamed device at line 3");
+  check_one_error(std::string("miio:\n  devices:\n    - {host: h, token: ") + kToken +
+                      ", model: m, did: 0x0102}\n    - {host: i, token: eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee, model: m, "
+                      "name: miio_00000102}\n",
+                  4, 74, "is the MQTT key of the unnamed device at line 3");
+  check_one_error("vesync:\n  devices:\n    - id: ABC\ntimeguard:\n  devices:\n    - {id: \"12345678\", name: vesync_abc}\n",
+                  6, 30, "at line 3");
 }
 
 TEST_CASE("device names must be MQTT topic levels") {
