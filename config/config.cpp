@@ -1062,25 +1062,52 @@ class Loader {
     else error(f, "bad mode " + quote_value(*text) + " (expected local, fallback or relay)");
   }
 
+  // What the Timeguard bridge can load (bridges/timeguard/timezone.h): an IANA name with its
+  // file under $TZDIR or /usr/share/zoneinfo, the built-in Europe/London and UTC, or a POSIX
+  // TZ string. The bridge parses the rule itself at start; this catches typos for check-config.
   void timezone(const Field& f) {
     auto text = string_value(f);
     if (!text) return;
-    bool shape_ok = !text->empty() && text->size() <= 64 && text->front() != '/' &&
-                    text->find("..") == std::string::npos &&
-                    std::all_of(text->begin(), text->end(), [](char c) {
-                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
-                             c == '_' || c == '-' || c == '+';
-                    });
-    if (!shape_ok) {
-      error(f, "bad timezone " + quote_value(*text) + " (expected an IANA name such as Europe/London)");
+    std::string_view name = *text;
+    if (!name.empty() && name.front() == ':') name.remove_prefix(1);
+    auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+    bool name_shape = !name.empty() && name.size() <= 64 && name.front() != '/' &&
+                      name.find("..") == std::string_view::npos &&
+                      std::all_of(name.begin(), name.end(), [&](char c) {
+                        return is_alpha(c) || is_digit(c) || c == '/' || c == '_' || c == '-' || c == '+';
+                      });
+    if (name_shape) {
+      const char* dir = std::getenv("TZDIR");
+      std::string path = std::string(dir && *dir ? dir : "/usr/share/zoneinfo") + "/" + std::string(name);
+      static const std::set<std::string, std::less<>> built_in = {"Europe/London", "GB", "UTC", "Etc/UTC", "GMT", "Etc/GMT"};
+      std::error_code ec;
+      if (fs::is_regular_file(path, ec) || built_in.count(name)) {
+        config_.timeguard.timezone = std::move(*text);
+        return;
+      }
+    }
+    // POSIX: a zone abbreviation (3+ letters or <...>) followed by an offset, e.g. GMT0BST,M3.5.0/1,M10.5.0.
+    size_t abbreviation = 0;
+    if (!name.empty() && name.front() == '<') {
+      abbreviation = name.find('>');
+      abbreviation = abbreviation == std::string_view::npos ? 0 : abbreviation + 1;
+    } else {
+      while (abbreviation < name.size() && is_alpha(name[abbreviation])) ++abbreviation;
+      if (abbreviation < 3) abbreviation = 0;
+    }
+    bool posix_shape = abbreviation > 0 && abbreviation < name.size() && name.size() <= 64 &&
+                       (is_digit(name[abbreviation]) || name[abbreviation] == '+' || name[abbreviation] == '-') &&
+                       std::all_of(name.begin(), name.end(), [&](char c) {
+                         return is_alpha(c) || is_digit(c) || std::strchr("<>+-,.:/", c) != nullptr;
+                       });
+    if (posix_shape) {
+      config_.timeguard.timezone = std::move(*text);
       return;
     }
-    std::error_code ec;
-    if (fs::is_directory("/usr/share/zoneinfo", ec) && !fs::is_regular_file("/usr/share/zoneinfo/" + *text, ec)) {
-      error(f, "unknown timezone " + quote_value(*text) + " (not in /usr/share/zoneinfo; expected e.g. Europe/London)");
-      return;
-    }
-    config_.timeguard.timezone = std::move(*text);
+    error(f, "unknown timezone " + quote_value(*text) +
+                 " (expected an IANA name found in /usr/share/zoneinfo, e.g. Europe/London, or a POSIX TZ rule "
+                 "such as GMT0BST,M3.5.0/1,M10.5.0)");
   }
 
   void timeguard_device(const Field& item) {

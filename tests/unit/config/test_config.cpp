@@ -433,7 +433,15 @@ TEST_CASE("bad enum values") {
   check_one_error("timeguard:\n  mode: proxy\n", 2, 9, "bad mode \"proxy\" (expected local, fallback or relay)");
   check_one_error("vesync:\n  power_decoding: watts\n", 2, 19, "bad power_decoding \"watts\" (expected app, q12 or mean)");
   check_one_error("timeguard:\n  timezone: Mars/Olympus\n", 2, 13, "unknown timezone");
-  check_one_error("timeguard:\n  timezone: ../../etc/passwd\n", 2, 13, "bad timezone");
+  check_one_error("timeguard:\n  timezone: ../../etc/passwd\n", 2, 13, "unknown timezone");
+  check_one_error("timeguard:\n  timezone: Europe\n", 2, 13, "unknown timezone");  // a directory
+  for (const char* zone : {"Europe/London", "UTC", "America/New_York", "GMT0BST,M3.5.0/1,M10.5.0", "<+01>-1", "CET-1"}) {
+    if (std::string_view(zone) == "America/New_York" && !fs::exists("/usr/share/zoneinfo/America/New_York")) continue;
+    auto result = load(std::string("timeguard:\n  timezone: \"") + zone + "\"\n");
+    INFO(zone << "\n" << all_text(result));
+    CHECK(result.ok());
+    CHECK(result.config.timeguard.timezone == zone);
+  }
 }
 
 TEST_CASE("timeguard upstream: needed by fallback and relay, fine in local mode") {
