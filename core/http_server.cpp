@@ -163,8 +163,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
 
 HttpServer::HttpServer(asio::io_context& io, std::string name, HttpHandler handler, Metrics& metrics,
                        size_t max_connections)
-    : io_(io),
-      name_(std::move(name)),
+    : name_(std::move(name)),
       handler_(std::move(handler)),
       acceptor_(io),
       retry_timer_(io),

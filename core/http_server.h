@@ -60,7 +60,6 @@ class HttpServer {
   class Session;
   void accept();
 
-  boost::asio::io_context& io_;
   std::string name_;
   HttpHandler handler_;
   boost::asio::ip::tcp::acceptor acceptor_;
