@@ -120,11 +120,11 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
   Session(VesyncBridge& bridge, std::shared_ptr<WsLink> link, const http::Request& request)
       : bridge_(bridge),
         link_(std::move(link)),
-        path_(request.path()),
-        poll_timer_(bridge.io_),
-        deadline_timer_(bridge.io_) {
-    if (const auto* host = request.header("Host")) host_ = *host;
-    if (const auto* version = request.header("deviceVersion")) device_version_header_ = *version;
+        path_(request.path()) {
+    if (bridge.settings_.upstream) {  // repeated to the upstream
+      if (const auto* host = request.header("Host")) host_ = *host;
+      if (const auto* version = request.header("deviceVersion")) device_version_header_ = *version;
+    }
   }
 
   void start() {
@@ -135,8 +135,7 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
   // Ends the session without further events (bridge stop, replacement).
   void stop(std::string_view why) {
     stopped_ = true;
-    poll_timer_.cancel();
-    deadline_timer_.cancel();
+    deadline_timer_.reset();
     if (upstream_) {
       upstream_->stop();
       upstream_.reset();
@@ -295,7 +294,7 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
     if (stopped_ || !device_) return;
     if (first_login) {
       send_get_runtime();
-      schedule_poll();
+      bridge_.schedule_poll(shared_from_this());
       if (bridge_.settings_.upstream && !upstream_) start_upstream(login);
     }
   }
@@ -406,9 +405,13 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
     auto earliest = std::chrono::steady_clock::time_point::max();
     for (const auto& command : pending_) earliest = std::min(earliest, command.deadline);
     for (const auto& waiter : waiters_) earliest = std::min(earliest, waiter.deadline);
-    if (earliest == std::chrono::steady_clock::time_point::max()) return;
-    deadline_timer_.expires_at(earliest);
-    deadline_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (earliest == std::chrono::steady_clock::time_point::max()) {
+      deadline_timer_.reset();
+      return;
+    }
+    if (!deadline_timer_) deadline_timer_ = std::make_unique<asio::steady_timer>(bridge_.io_);
+    deadline_timer_->expires_at(earliest);
+    deadline_timer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       if (ec) return;
       if (auto self = weak.lock()) self->expire();
     });
@@ -439,17 +442,6 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
     for (auto& done : failed) done("no acknowledgement from the device within " + std::to_string(ms) + " ms");
     for (auto& answer : late) answer(std::nullopt);
     arm_deadlines();
-  }
-
-  void schedule_poll() {
-    poll_timer_.expires_after(bridge_.settings_.poll_interval);
-    poll_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      auto self = weak.lock();
-      if (!self || self->stopped_ || !self->device_) return;
-      self->send_get_runtime();
-      self->schedule_poll();
-    });
   }
 
   void start_upstream(const Login& login) {
@@ -528,8 +520,7 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
   bool first_frame_ = true;
   bool encrypted_ = false;
   bool stopped_ = false;
-  asio::steady_timer poll_timer_;
-  asio::steady_timer deadline_timer_;
+  std::unique_ptr<asio::steady_timer> deadline_timer_;  // only while something waits
   std::vector<Pending> pending_;
   std::vector<Waiter> waiters_;
   std::shared_ptr<UpstreamLink> upstream_;
@@ -551,6 +542,7 @@ VesyncBridge::VesyncBridge(BridgeContext& context)
                 : settings_.power_decoding == config::PowerDecoding::mean ? PowerDecoding::mean
                                                                           : PowerDecoding::app),
       clock_([] { return std::chrono::system_clock::now(); }),
+      poll_timer_(context.io),
       live_sessions_(std::make_shared<std::atomic<long>>(0)),
       alive_(std::make_shared<bool>(true)) {}
 
@@ -675,6 +667,8 @@ void VesyncBridge::stop() {
   alive_ = std::make_shared<bool>(false);
   if (server_) server_->stop();
   if (service_) service_->stop();
+  poll_timer_.cancel();
+  poll_queue_.clear();
   auto sessions = std::move(sessions_);
   sessions_.clear();
   for (auto& [raw, session] : sessions) {
@@ -705,6 +699,36 @@ void VesyncBridge::accept_link(std::shared_ptr<WsLink> link, const http::Request
   sessions_.emplace(session.get(), session);
   live_sessions_->fetch_add(1);
   session->start();
+}
+
+// One timer for every session's /getRuntime poll: the interval is the same for all, so a
+// FIFO of due times is already in order.
+void VesyncBridge::schedule_poll(const std::shared_ptr<Session>& session) {
+  poll_queue_.push_back({std::chrono::steady_clock::now() + settings_.poll_interval, session});
+  if (poll_queue_.size() == 1) arm_poll_timer();
+}
+
+void VesyncBridge::arm_poll_timer() {
+  if (poll_queue_.empty() || stopped_) return;
+  poll_timer_.expires_at(poll_queue_.front().due);
+  std::weak_ptr<bool> alive = alive_;
+  poll_timer_.async_wait([this, alive](boost::system::error_code ec) {
+    auto token = alive.lock();
+    if (ec || !token || !*token) return;
+    run_polls();
+  });
+}
+
+void VesyncBridge::run_polls() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!poll_queue_.empty() && poll_queue_.front().due <= now) {
+    auto session = poll_queue_.front().session.lock();
+    poll_queue_.pop_front();
+    if (!session || session->stopped_ || !session->device_) continue;
+    session->send_get_runtime();
+    poll_queue_.push_back({now + settings_.poll_interval, session});
+  }
+  arm_poll_timer();
 }
 
 void VesyncBridge::on_session_closed(Session& session) {
@@ -774,9 +798,11 @@ void VesyncBridge::on_login(Session& session, const Login& login, const std::str
   device.firmware = login.firm_version.value_or("");
   const bool was_admitted = device.admitted;
   device.admitted = hub_.device_seen(device_info(device));
+  device.next_admission_try = std::chrono::steady_clock::now() + std::chrono::seconds(1);
 
-  const Level level = device.login_logged ? Level::debug : Level::info;
-  device.login_logged = true;
+  // Once per device at info; unregistered devices (the Hub logs those) at debug.
+  const Level level = device.login_logged || !device.admitted ? Level::debug : Level::info;
+  device.login_logged = device.login_logged || device.admitted;
   log_.at(level, who(device), " logged in from ", session.peer(), " on path ", session.path_,
           session.path_ == "/gnws" ? "" : " (not /gnws)", ", firmware ", device.firmware.empty() ? "?" : device.firmware,
           session.encrypted() ? ", encrypted" : ", plaintext",
@@ -789,6 +815,10 @@ void VesyncBridge::on_login(Session& session, const Login& login, const std::str
 
 void VesyncBridge::retry_admission(Device& device) {
   if (device.admitted || !device.session) return;
+  // At most once a second per device (a keepalive flood must not rebuild DeviceInfo each time).
+  const auto now = std::chrono::steady_clock::now();
+  if (now < device.next_admission_try) return;
+  device.next_admission_try = now + std::chrono::seconds(1);
   device.admitted = hub_.device_seen(device_info(device));
   if (!device.admitted) return;
   log_.info(who(device), " registered");

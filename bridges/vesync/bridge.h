@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -11,6 +12,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <boost/asio/steady_timer.hpp>
 
 #include "bridges/bridge.h"
 #include "bridges/vesync/codec.h"
@@ -48,6 +51,7 @@ struct Device {
   double energy_published = -1;   // the newest value made durable and published
   bool energy_stored = false;     // a record exists in data_dir
   bool login_logged = false;
+  std::chrono::steady_clock::time_point next_admission_try{};  // unregistered: retried on /ka
   std::vector<std::string> blocked_logged;  // proxy: "<direction> <uri>" already logged
 };
 
@@ -102,6 +106,9 @@ class VesyncBridge final : public Bridge {
   void on_keepalive(Device& device, const KeepAlive& ka);
   void on_report(Device& device, const Report& report, const std::string& peer);
   void retry_admission(Device& device);
+  void schedule_poll(const std::shared_ptr<Session>& session);
+  void arm_poll_timer();
+  void run_polls();
 
   Device& device_for(const std::string& id);
   DeviceInfo device_info(const Device& device) const;
@@ -130,6 +137,12 @@ class VesyncBridge final : public Bridge {
   std::unordered_map<std::string, std::unique_ptr<Device>> devices_;
   std::unordered_map<std::string, double> stored_energy_;  // records of devices not seen yet
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
+  struct PollDue {
+    std::chrono::steady_clock::time_point due;
+    std::weak_ptr<Session> session;
+  };
+  std::deque<PollDue> poll_queue_;
+  boost::asio::steady_timer poll_timer_;
   std::shared_ptr<std::atomic<long>> live_sessions_;
   std::shared_ptr<bool> alive_;  // weak copies guard callbacks that may outlive the bridge
   bool stopped_ = false;

@@ -8,7 +8,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include "bridges/vesync/ws_frame.h"
@@ -205,18 +204,26 @@ class ServerConn final : public WsLink, public std::enable_shared_from_this<Serv
     do_read();
   }
 
+  // Messages are read in small pieces into message_: a pending read holds kReadChunk bytes,
+  // not the 1536 that Beast prepares in a dynamic buffer, and that is what each of thousands
+  // of idle outlets costs. Beast still enforces read_message_max over the whole message.
+  static constexpr size_t kReadChunk = 128;
+
   void do_read() {
-    ws_.async_read(read_buf_, [self = shared_from_this()](error_code ec, size_t) { self->on_read(ec); });
+    const size_t used = message_.size();
+    message_.resize(used + kReadChunk);
+    ws_.async_read_some(asio::buffer(message_.data() + used, kReadChunk),
+                        [self = shared_from_this(), used](error_code ec, size_t n) { self->on_read(ec, used, n); });
   }
 
-  void on_read(error_code ec) {
+  void on_read(error_code ec, size_t used, size_t n) {
     if (finished_) return;
+    message_.resize(used + n);
     if (ec) return fail(cause_of(ec), ec.message());
-    const auto data = read_buf_.data();
-    std::string_view payload(static_cast<const char*>(data.data()), data.size());
-    if (events_) events_->ws_frame(*this, payload, ws_.got_binary());
-    read_buf_.consume(read_buf_.size());
-    if (read_buf_.capacity() > 1024) read_buf_.shrink_to_fit();
+    if (!ws_.is_message_done()) return do_read();
+    const std::string message = std::move(message_);
+    message_ = std::string();
+    if (events_) events_->ws_frame(*this, message, ws_.got_binary());
     if (!finished_) do_read();
   }
 
@@ -268,12 +275,12 @@ class ServerConn final : public WsLink, public std::enable_shared_from_this<Serv
   }
 
   std::shared_ptr<WsServer::State> state_;
-  websocket::stream<tcp::socket> ws_;
+  websocket::stream<tcp::socket, /*deflateSupported=*/false> ws_;
   std::string peer_;
   std::unique_ptr<std::string> head_;               // HTTP phase only
   std::unique_ptr<asio::steady_timer> timer_;       // HTTP phase only
   std::unique_ptr<http::Request> request_;          // during the accept only
-  beast::flat_buffer read_buf_;
+  std::string message_;  // the message being read
   std::vector<Out> queue_;
   WsEvents* events_ = nullptr;
   bool open_ = false, writing_ = false, closing_ = false, finished_ = false;

@@ -76,8 +76,8 @@ void UpstreamLink::connect() {
 }
 
 void UpstreamLink::ws_open(WsLink& link) {
-  owner_.upstream_log(was_open_ || !warned_ ? Level::debug : Level::info,
-                      "upstream connected (" + link.peer() + ")");
+  // Quiet when all is well; at info when it recovers from a logged failure.
+  owner_.upstream_log(warned_ ? Level::info : Level::debug, "upstream connected (" + link.peer() + ")");
   was_open_ = true;
   warned_ = false;
   backoff_ = settings_.min_backoff;
