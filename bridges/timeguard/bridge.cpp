@@ -261,10 +261,7 @@ TimeguardBridge::Device* TimeguardBridge::admit(uint32_t device_id) {
   }
   register_device(device_id, name, configured);
   auto it = devices_.find(device_id);
-  if (it == devices_.end()) return nullptr;
-  if (auto address = endpoint_.device_address(device_id))
-    log_.info("device ", context_.hub.log_name(it->second->key), " first heard from ", to_string(*address));
-  return it->second.get();
+  return it == devices_.end() ? nullptr : it->second.get();
 }
 
 TimeguardBridge::Device* TimeguardBridge::find(std::string_view key) {
@@ -279,6 +276,11 @@ void TimeguardBridge::device_frame(const FrameView& frame, const Classified& cla
   Device* device = admit(frame.device_id);
   if (!device) return;  // keepalives only (answered by the endpoint)
   context_.hub.heard(device->key);
+  if (!device->heard_before) {
+    device->heard_before = true;
+    if (auto address = endpoint_.device_address(device->id))
+      log_.info("device ", context_.hub.log_name(device->key), " heard from ", to_string(*address));
+  }
 
   if (classified.kind == Kind::unknown || classified.reserved_flags || classified.trailing ||
       classified.parse == Parse::short_params) {

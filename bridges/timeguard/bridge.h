@@ -83,6 +83,7 @@ class TimeguardBridge final : public Bridge, private CloudEndpoint::Handler {
     uint32_t id = 0;
     std::string key;  // DeviceInfo::id, 8 hex digits
     DeviceInfo info;
+    bool heard_before = false;
     std::optional<PingStatus> ping;
     std::string code_version;
     std::optional<uint8_t> active_schedule;

@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 
-#include <boost/asio/buffer.hpp>
 
 namespace lc::timeguard {
 namespace {
@@ -45,32 +44,28 @@ CloudEndpoint::CloudEndpoint(boost::asio::io_context& io, Options options, Metri
 void CloudEndpoint::start() {
   using boost::asio::ip::make_address;
   boost::system::error_code ec;
-  const auto listen_address = make_address(options_.listen.host, ec);
-  if (ec) throw std::runtime_error("timeguard.listen " + options_.listen.text() + ": not an IP address");
   if (options_.mode != TimeguardMode::local) {
     if (!options_.upstream || options_.upstream->empty())
       throw std::runtime_error("timeguard.mode fallback/relay needs timeguard.upstream");
     const auto literal = make_address(options_.upstream->host, ec);
     if (!ec) accept_upstream(literal, options_.upstream->port, true);  // a name: resolved below
   }
-  const udp::endpoint local(listen_address, options_.listen.port);
-  socket_.open(local.protocol(), ec);
-  if (!ec) socket_.bind(local, ec);  // no SO_REUSEADDR: a second daemon on the port must fail
-  if (ec) {
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-    throw std::runtime_error("timeguard: cannot bind UDP " + options_.listen.text() + ": " + ec.message());
-  }
-  socket_.non_blocking(true, ec);
+  socket_.open(options_.listen,
+               [this](std::span<const uint8_t> datagram, bool truncated, const udp::endpoint& from, Replies& replies) {
+                 try {
+                   process(datagram, truncated, from, replies);
+                 } catch (const std::exception& error) {
+                   log_.error("handling a datagram from ", to_string(from), ": ", error.what());
+                 }
+               },
+               &stats_.packets_out);
   running_ = true;
   if (options_.mode != TimeguardMode::local && !upstream_) resolve_upstream();
-  receive();
 }
 
 void CloudEndpoint::stop() {
   running_ = false;
-  boost::system::error_code ec;
-  socket_.close(ec);
+  socket_.close();
   resolver_.cancel();
   resolve_timer_.cancel();
 }
@@ -119,55 +114,37 @@ void CloudEndpoint::resolve_upstream() {
 }
 
 std::string CloudEndpoint::bound_address() const {
-  boost::system::error_code ec;
-  const auto local = socket_.local_endpoint(ec);
-  if (ec) return options_.listen.text();
-  return to_string(local);
+  if (!socket_.is_open()) return options_.listen.text();
+  return to_string(socket_.local_endpoint());
 }
 
-CloudEndpoint::udp::endpoint CloudEndpoint::local_endpoint() const {
-  boost::system::error_code ec;
-  return socket_.local_endpoint(ec);
-}
+CloudEndpoint::udp::endpoint CloudEndpoint::local_endpoint() const { return socket_.local_endpoint(); }
 
-void CloudEndpoint::receive() {
-  socket_.async_receive_from(
-      boost::asio::buffer(buffer_), sender_,
-      [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec, std::size_t size) {
-        if (ec == boost::asio::error::operation_aborted) return;
-        const auto token = alive.lock();
-        if (!token || !running_) return;
-        // Drain what is queued without going back through the reactor (bounded per turn).
-        std::size_t length = size;
-        boost::system::error_code next_ec = ec;
-        for (int batch = 0; batch < 64; ++batch) {
-          if (!next_ec) {
-            try {
-              process(std::span<const uint8_t>(buffer_.data(), length), sender_);
-            } catch (const std::exception& error) {
-              log_.error("handling a datagram from ", to_string(sender_), ": ", error.what());
-            }
-          } else if (next_ec != boost::asio::error::would_block) {
-            // ICMP port unreachable after a send shows up here on Linux; nothing to do.
-            log_.debug("receive: ", next_ec.message());
-          }
-          if (!running_) return;
-          length = socket_.receive_from(boost::asio::buffer(buffer_), sender_, 0, next_ec);
-          if (next_ec == boost::asio::error::would_block) break;
-        }
-        receive();
-      });
-}
-
-void CloudEndpoint::process(std::span<const uint8_t> datagram, const udp::endpoint& from) {
+void CloudEndpoint::process(std::span<const uint8_t> datagram, bool truncated, const udp::endpoint& from,
+                            Replies& replies) {
+  if (!running_) return;
   stats_.packets_in.inc();
+  if (truncated) {
+    // Over UdpBatchSocket::kMaxDatagram: no Timeguard frame is anywhere near that (the largest
+    // known is 99 bytes), and a cut datagram cannot be forwarded faithfully either.
+    if (log_settings::trace()) trace(to_string(from), "void", "failed", datagram);
+    stats_.drop("oversized", to_string(from), std::to_string(datagram.size()) + "+ bytes");
+    return;
+  }
+  // Frames the bridge sends while it handles this datagram leave after our replies (a first-
+  // sight read never overtakes the ping reply).
+  batch_ = &replies;
+  struct Reset {
+    Replies*& batch;
+    ~Reset() { batch = nullptr; }
+  } reset{batch_};
   if (upstream_ && from == *upstream_)
-    from_upstream(datagram, from);
+    from_upstream(datagram, from, replies);
   else
-    from_device(datagram, from);
+    from_device(datagram, from, replies);
 }
 
-void CloudEndpoint::from_device(std::span<const uint8_t> datagram, const udp::endpoint& from) {
+void CloudEndpoint::from_device(std::span<const uint8_t> datagram, const udp::endpoint& from, Replies& replies) {
   const bool relay = options_.mode == TimeguardMode::relay;
   FrameView frame;
   const FrameError error = parse_frame(datagram, frame);
@@ -175,7 +152,7 @@ void CloudEndpoint::from_device(std::span<const uint8_t> datagram, const udp::en
     if (relay && upstream_) {
       if (log_settings::trace()) trace(to_string(from), to_string(*upstream_), "failed", datagram);
       if (auto id = peek_device_id(datagram)) remember(*id, from);
-      if (send(datagram, *upstream_)) forwarded_up_.inc();
+      if (send(datagram, *upstream_, replies)) forwarded_up_.inc();
       return;
     }
     if (log_settings::trace()) trace(to_string(from), "void", "failed", datagram);
@@ -209,12 +186,12 @@ void CloudEndpoint::from_device(std::span<const uint8_t> datagram, const udp::en
     if (size) {
       const auto reply = std::span<const uint8_t>(reply_.data(), size);
       if (log_settings::trace()) trace("internal", to_string(from), "success", reply);
-      send(reply, from);
+      send(reply, from, replies);
     }
   }
   if (options_.mode != TimeguardMode::local) {
     if (upstream_) {
-      if (send(datagram, *upstream_)) forwarded_up_.inc();
+      if (send(datagram, *upstream_, replies)) forwarded_up_.inc();
     } else {
       stats_.dropped("upstream_unresolved").inc();
     }
@@ -222,7 +199,7 @@ void CloudEndpoint::from_device(std::span<const uint8_t> datagram, const udp::en
   handler_.device_frame(frame, classified);
 }
 
-void CloudEndpoint::from_upstream(std::span<const uint8_t> datagram, const udp::endpoint& from) {
+void CloudEndpoint::from_upstream(std::span<const uint8_t> datagram, const udp::endpoint& from, Replies& replies) {
   const bool relay = options_.mode == TimeguardMode::relay;
   FrameView frame;
   const FrameError error = parse_frame(datagram, frame);
@@ -255,7 +232,7 @@ void CloudEndpoint::from_upstream(std::span<const uint8_t> datagram, const udp::
     }
   }
   if (log_settings::trace()) trace(to_string(from), to_string(device->second.address), parsing, datagram);
-  if (send(datagram, device->second.address)) forwarded_down_.inc();
+  if (send(datagram, device->second.address, replies)) forwarded_down_.inc();
 }
 
 void CloudEndpoint::remember(uint32_t device_id, const udp::endpoint& from) {
@@ -276,23 +253,21 @@ void CloudEndpoint::remember(uint32_t device_id, const udp::endpoint& from) {
   devices_.emplace(device_id, DeviceAddress{from, now});
 }
 
-bool CloudEndpoint::send(std::span<const uint8_t> datagram, const udp::endpoint& to) {
-  boost::system::error_code ec;
-  socket_.send_to(boost::asio::buffer(datagram.data(), datagram.size()), to, 0, ec);
-  if (ec) {
-    stats_.drop(ec == boost::asio::error::would_block ? "send_buffer_full" : "send_failed", to_string(to),
-                ec.message());
-    return false;
-  }
-  stats_.packets_out.inc();
-  return true;
+bool CloudEndpoint::send(std::span<const uint8_t> datagram, const udp::endpoint& to, Replies& replies) {
+  if (replies.send(datagram, to)) return true;
+  if (socket_.send_to(datagram, to)) return true;
+  stats_.drop("send_failed", to_string(to), std::to_string(datagram.size()) + " bytes");
+  return false;
 }
 
 bool CloudEndpoint::send_to_device(uint32_t device_id, std::span<const uint8_t> frame) {
   const auto it = devices_.find(device_id);
   if (it == devices_.end() || !running_) return false;
   if (log_settings::trace()) trace("internal", to_string(it->second.address), "success", frame);
-  return send(frame, it->second.address);
+  if (batch_) return send(frame, it->second.address, *batch_);
+  if (socket_.send_to(frame, it->second.address)) return true;
+  stats_.drop("send_failed", to_string(it->second.address), std::to_string(frame.size()) + " bytes");
+  return false;
 }
 
 std::optional<CloudEndpoint::udp::endpoint> CloudEndpoint::device_address(uint32_t device_id) const {

@@ -10,8 +10,9 @@
 //             upstream frames go to the device unchanged, except the cloud's ping replies
 //             and version acks (already answered here).
 //   relay     forward both ways untouched (invalid frames too); nothing answered here.
-// Replies are sent from the receive handler at once (non-blocking send, no allocation when
-// trace is off); they never wait on the bridge, MQTT or the upstream.
+// Datagrams arrive in batches (core/udp_batch.h, recvmmsg); replies and forwarded copies
+// leave with the batch (sendmmsg), with no allocation when trace is off. They never wait on
+// the bridge, MQTT or the upstream.
 #pragma once
 
 #include <array>
@@ -31,6 +32,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/udp_batch.h"
 
 namespace lc::timeguard {
 
@@ -80,12 +82,13 @@ class CloudEndpoint {
     Clock::time_point last_heard;
   };
 
-  void receive();
-  void process(std::span<const uint8_t> datagram, const udp::endpoint& from);
-  void from_device(std::span<const uint8_t> datagram, const udp::endpoint& from);
-  void from_upstream(std::span<const uint8_t> datagram, const udp::endpoint& from);
+  using Replies = UdpBatchSocket::Replies;
+  void process(std::span<const uint8_t> datagram, bool truncated, const udp::endpoint& from, Replies& replies);
+  void from_device(std::span<const uint8_t> datagram, const udp::endpoint& from, Replies& replies);
+  void from_upstream(std::span<const uint8_t> datagram, const udp::endpoint& from, Replies& replies);
   void remember(uint32_t device_id, const udp::endpoint& from);
-  bool send(std::span<const uint8_t> datagram, const udp::endpoint& to);
+  // With the batch when it fits a reply slot, else at once.
+  bool send(std::span<const uint8_t> datagram, const udp::endpoint& to, Replies& replies);
   void resolve_upstream();
   bool accept_upstream(const boost::asio::ip::address& address, uint16_t port, bool fatal);
   std::string drop_detail(std::span<const uint8_t> datagram) const;
@@ -96,13 +99,12 @@ class CloudEndpoint {
   BridgeStats& stats_;
   Handler& handler_;
   Logger log_{"timeguard"};
-  udp::socket socket_;
+  UdpBatchSocket socket_;
   udp::resolver resolver_;
   boost::asio::steady_timer resolve_timer_;
   std::optional<udp::endpoint> upstream_;
   bool running_ = false;
-  udp::endpoint sender_;
-  std::array<uint8_t, 65536> buffer_{};
+  Replies* batch_ = nullptr;  // the batch being handled, if any
   std::array<uint8_t, 64> reply_{};  // ping replies and version acks are built here
   std::unordered_map<uint32_t, DeviceAddress> devices_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards queued handlers

@@ -63,7 +63,7 @@ Cloud mode (--cloud): a stand-in for www.cloudwarm.net for fallback/relay tests.
   Answers pings (type 0 flags 0x0f, junk padding "_co" like the real cloud) and version
   reports (type 2 flags 0x0b); remembers the latest address per device id.
 
-Events (stdout, one JSON object per line):
+Events (stdout, one JSON object per line; each has "t", seconds since the start):
   {"event":"started",...}
   {"event":"sent","device":ID,"kind":K,"hex":H}            every frame a device/the cloud sends
   {"event":"received","device":ID,"from":ADDR,"kind":K,"type":T,"flags":F,"seq":S,
@@ -125,8 +125,11 @@ int64_t unix_now() {
 }
 
 bool g_quiet = false;
+const Clock::time_point g_started = Clock::now();
 
-void emit(const Json& event) {
+// One event per line; "t" is seconds since the simulator started (its own steady clock).
+void emit(Json event) {
+  event["t"] = std::chrono::duration<double>(Clock::now() - g_started).count();
   const std::string line = event.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
