@@ -20,10 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A fresh connection must log in within this (vesync-wsproxy allows 2 s, §2.3).
-constexpr std::chrono::milliseconds kLoginDeadline = 10s;
-// The device sends /ka about every 183 s (§3.1): three missed ones end the connection.
-constexpr std::chrono::milliseconds kIdleTimeout = 3 * 183s;
 constexpr size_t kMaxPendingCommands = 8;
 constexpr size_t kMaxPowerWaiters = 8;
 constexpr size_t kMaxBlockedLogged = 32;
@@ -127,10 +123,7 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
     }
   }
 
-  void start() {
-    link_->set_events(this);
-    link_->set_idle_timeout(kLoginDeadline);
-  }
+  void start() { link_->set_events(this); }
 
   // Ends the session without further events (bridge stop, replacement).
   void stop(std::string_view why) {
@@ -160,6 +153,7 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
 
   void ws_frame(WsLink&, std::string_view payload, bool binary) override {
     if (stopped_) return;
+    last_heard_ = std::chrono::steady_clock::now();
     bridge_.stats_.packets_in.inc();
     if (first_frame_) encrypted_ = binary;
     std::string decrypted;
@@ -204,8 +198,6 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
     if (stopped_) return;
     if (cause == CloseCause::too_large) bridge_.stats_.drop("frame_too_large", peer_host(peer()), detail);
     else if (cause == CloseCause::protocol) bridge_.stats_.drop("websocket_protocol", peer_host(peer()), detail);
-    else if (cause == CloseCause::timeout && !device_)
-      bridge_.stats_.drop("login_timeout", peer_host(peer()), "no login frame");
     bridge_.log_.debug("connection from ", peer(), device_ ? " (" + bridge_.who(*device_) + ")" : std::string(),
                        " ended: ", cause_name(cause), detail.empty() ? "" : ": ", detail);
     stop("device disconnected");
@@ -288,13 +280,13 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
     }
     // Answer first: the reply never waits for the Hub (§4.0).
     send(encode_login_reply(utc_now()), "login reply");
-    link_->set_idle_timeout(kIdleTimeout);
     const bool first_login = !device_;
     bridge_.on_login(*this, login, *id);
     if (stopped_ || !device_) return;
     if (first_login) {
       send_get_runtime();
-      bridge_.schedule_poll(shared_from_this());
+      bridge_.poll_queue_.push(std::chrono::steady_clock::now() + bridge_.settings_.poll_interval,
+                               shared_from_this());
       if (bridge_.settings_.upstream && !upstream_) start_upstream(login);
     }
   }
@@ -517,6 +509,7 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
   std::string host_;
   std::string device_version_header_;
   Device* device_ = nullptr;
+  std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
   bool first_frame_ = true;
   bool encrypted_ = false;
   bool stopped_ = false;
@@ -542,7 +535,8 @@ VesyncBridge::VesyncBridge(BridgeContext& context)
                 : settings_.power_decoding == config::PowerDecoding::mean ? PowerDecoding::mean
                                                                           : PowerDecoding::app),
       clock_([] { return std::chrono::system_clock::now(); }),
-      poll_timer_(context.io),
+      login_queue_(context.io, [this](const std::shared_ptr<Session>& session) { login_deadline(session); }),
+      poll_queue_(context.io, [this](const std::shared_ptr<Session>& session) { poll(session); }),
       live_sessions_(std::make_shared<std::atomic<long>>(0)),
       alive_(std::make_shared<bool>(true)) {}
 
@@ -560,7 +554,6 @@ void VesyncBridge::start() {
   WsServerOptions options;
   options.listen = settings_.listen;
   options.max_message = kMaxFrameBytes;
-  options.first_frame_timeout = kLoginDeadline;
   WsServer::Callbacks callbacks;
   callbacks.upgraded = [this](std::shared_ptr<WsLink> link, const http::Request& request) {
     accept_link(std::move(link), request);
@@ -667,7 +660,7 @@ void VesyncBridge::stop() {
   alive_ = std::make_shared<bool>(false);
   if (server_) server_->stop();
   if (service_) service_->stop();
-  poll_timer_.cancel();
+  login_queue_.clear();
   poll_queue_.clear();
   auto sessions = std::move(sessions_);
   sessions_.clear();
@@ -699,36 +692,58 @@ void VesyncBridge::accept_link(std::shared_ptr<WsLink> link, const http::Request
   sessions_.emplace(session.get(), session);
   live_sessions_->fetch_add(1);
   session->start();
+  login_queue_.push(std::chrono::steady_clock::now() + login_deadline_, session);
 }
 
-// One timer for every session's /getRuntime poll: the interval is the same for all, so a
-// FIFO of due times is already in order.
-void VesyncBridge::schedule_poll(const std::shared_ptr<Session>& session) {
-  poll_queue_.push_back({std::chrono::steady_clock::now() + settings_.poll_interval, session});
-  if (poll_queue_.size() == 1) arm_poll_timer();
+void VesyncBridge::DueQueue::push(std::chrono::steady_clock::time_point due, const std::shared_ptr<Session>& session) {
+  queue_.push_back({due, session});
+  if (queue_.size() == 1) arm();
 }
 
-void VesyncBridge::arm_poll_timer() {
-  if (poll_queue_.empty() || stopped_) return;
-  poll_timer_.expires_at(poll_queue_.front().due);
-  std::weak_ptr<bool> alive = alive_;
-  poll_timer_.async_wait([this, alive](boost::system::error_code ec) {
-    auto token = alive.lock();
-    if (ec || !token || !*token) return;
-    run_polls();
+void VesyncBridge::DueQueue::clear() {
+  queue_.clear();
+  timer_.cancel();
+  token_ = std::make_shared<int>(0);
+}
+
+void VesyncBridge::DueQueue::arm() {
+  if (queue_.empty()) return;
+  timer_.expires_at(queue_.front().due);
+  timer_.async_wait([this, token = std::weak_ptr<int>(token_)](boost::system::error_code ec) {
+    if (!ec && !token.expired()) run();
   });
 }
 
-void VesyncBridge::run_polls() {
+void VesyncBridge::DueQueue::run() {
   const auto now = std::chrono::steady_clock::now();
-  while (!poll_queue_.empty() && poll_queue_.front().due <= now) {
-    auto session = poll_queue_.front().session.lock();
-    poll_queue_.pop_front();
-    if (!session || session->stopped_ || !session->device_) continue;
-    session->send_get_runtime();
-    poll_queue_.push_back({now + settings_.poll_interval, session});
+  std::weak_ptr<int> token = token_;
+  while (!queue_.empty() && queue_.front().due <= now) {
+    auto session = queue_.front().session.lock();
+    queue_.pop_front();
+    if (session) fire_(session);  // may push() again (due later than now)
+    if (token.expired()) return;  // cleared meanwhile
   }
-  arm_poll_timer();
+  arm();
+}
+
+void VesyncBridge::login_deadline(const std::shared_ptr<Session>& session) {
+  if (session->stopped_ || session->device_) return;
+  stats_.drop("login_timeout", peer_host(session->peer()), "no login frame in time");
+  session->close_now();
+}
+
+void VesyncBridge::poll(const std::shared_ptr<Session>& session) {
+  if (session->stopped_ || !session->device_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - session->last_heard_ > idle_timeout_) {
+    log_.info(who(*session->device_), ": nothing heard from ", session->peer(), " for ",
+              std::chrono::duration_cast<std::chrono::seconds>(now - session->last_heard_).count(),
+              " s; closing the connection");
+    session->close_now();
+    return;
+  }
+  session->send_get_runtime();
+  poll_queue_.push(now + settings_.poll_interval, session);
 }
 
 void VesyncBridge::on_session_closed(Session& session) {

@@ -91,6 +91,8 @@ class VesyncBridge final : public Bridge {
   // Tests: the wall clock behind the time fields, the bound address, the ack deadline.
   void set_clock(std::function<std::chrono::system_clock::time_point()> clock) { clock_ = std::move(clock); }
   void set_ack_timeout(std::chrono::milliseconds timeout) { ack_timeout_ = timeout; }
+  void set_login_deadline(std::chrono::milliseconds deadline) { login_deadline_ = deadline; }
+  void set_idle_timeout(std::chrono::milliseconds timeout) { idle_timeout_ = timeout; }
   Endpoint bound_endpoint() const;
   Endpoint bound_service_endpoint() const;
   const Device* device(std::string_view id) const;
@@ -106,9 +108,8 @@ class VesyncBridge final : public Bridge {
   void on_keepalive(Device& device, const KeepAlive& ka);
   void on_report(Device& device, const Report& report, const std::string& peer);
   void retry_admission(Device& device);
-  void schedule_poll(const std::shared_ptr<Session>& session);
-  void arm_poll_timer();
-  void run_polls();
+  void login_deadline(const std::shared_ptr<Session>& session);
+  void poll(const std::shared_ptr<Session>& session);
 
   Device& device_for(const std::string& id);
   DeviceInfo device_info(const Device& device) const;
@@ -131,18 +132,41 @@ class VesyncBridge final : public Bridge {
   PowerDecoding decoding_;
   std::function<std::chrono::system_clock::time_point()> clock_;
   std::chrono::milliseconds ack_timeout_{5000};
+  // A fresh connection must log in within this (vesync-wsproxy allows 2 s, §2.3).
+  std::chrono::milliseconds login_deadline_{10000};
+  // The device sends /ka about every 183 s (§3.1): three missed ones end the connection
+  // (checked at each poll).
+  std::chrono::milliseconds idle_timeout_{3 * 183 * 1000};
 
   std::unique_ptr<WsServer> server_;
   std::unique_ptr<ServiceApi> service_;
   std::unordered_map<std::string, std::unique_ptr<Device>> devices_;
   std::unordered_map<std::string, double> stored_energy_;  // records of devices not seen yet
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
-  struct PollDue {
-    std::chrono::steady_clock::time_point due;
-    std::weak_ptr<Session> session;
+  // Per-session deadlines with one timer each for all sessions (one armed timer per idle
+  // connection would cost more than the rest of its state): every entry of a queue has the
+  // same delay, so a FIFO is in due order.
+  class DueQueue {
+   public:
+    using Fire = std::function<void(const std::shared_ptr<Session>&)>;
+    DueQueue(boost::asio::io_context& io, Fire fire) : timer_(io), fire_(std::move(fire)) {}
+    void push(std::chrono::steady_clock::time_point due, const std::shared_ptr<Session>& session);
+    void clear();
+
+   private:
+    void arm();
+    void run();
+    struct Entry {
+      std::chrono::steady_clock::time_point due;
+      std::weak_ptr<Session> session;
+    };
+    std::deque<Entry> queue_;
+    boost::asio::steady_timer timer_;
+    Fire fire_;
+    std::shared_ptr<int> token_ = std::make_shared<int>(0);
   };
-  std::deque<PollDue> poll_queue_;
-  boost::asio::steady_timer poll_timer_;
+  DueQueue login_queue_;  // kLoginDeadline after the upgrade
+  DueQueue poll_queue_;   // poll_interval: /getRuntime, and the idle check
   std::shared_ptr<std::atomic<long>> live_sessions_;
   std::shared_ptr<bool> alive_;  // weak copies guard callbacks that may outlive the bridge
   bool stopped_ = false;

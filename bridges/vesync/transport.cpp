@@ -117,7 +117,8 @@ class ServerConn final : public WsLink, public std::enable_shared_from_this<Serv
   void set_idle_timeout(std::chrono::milliseconds timeout) override {
     websocket::stream_base::timeout option{};
     option.handshake_timeout = state_->options.handshake_timeout;
-    option.idle_timeout = timeout;
+    option.idle_timeout = timeout.count() > 0 ? std::chrono::steady_clock::duration(timeout)
+                                              : websocket::stream_base::none();
     option.keep_alive_pings = false;
     ws_.set_option(option);
   }
@@ -176,11 +177,7 @@ class ServerConn final : public WsLink, public std::enable_shared_from_this<Serv
 
   void accept(http::Request request) {
     timer_.reset();  // Beast's handshake timeout takes over
-    websocket::stream_base::timeout option{};
-    option.handshake_timeout = state_->options.handshake_timeout;
-    option.idle_timeout = state_->options.first_frame_timeout;
-    option.keep_alive_pings = false;
-    ws_.set_option(option);
+    set_idle_timeout(state_->options.first_frame_timeout);
     ws_.read_message_max(state_->options.max_message);
     ws_.auto_fragment(false);
     request_ = std::make_unique<http::Request>(std::move(request));

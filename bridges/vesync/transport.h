@@ -65,7 +65,7 @@ class WsLink {
   virtual void close() = 0;
   // Closes the TCP connection at once, without a close frame; ws_closed(local) follows.
   virtual void abort() = 0;
-  // Closes the link when nothing arrives for this long; applies from the next read on.
+  // Closes the link when nothing arrives for this long (0 = never); from the next read on.
   virtual void set_idle_timeout(std::chrono::milliseconds timeout) = 0;
   virtual const std::string& peer() const = 0;  // "1.2.3.4:5678"
   virtual bool open() const = 0;
@@ -76,7 +76,9 @@ struct WsServerOptions {
   std::size_t max_connections = 20000;
   std::size_t max_message = 4096;
   std::chrono::milliseconds handshake_timeout{10000};  // TCP accept to websocket open
-  std::chrono::milliseconds first_frame_timeout{10000};  // websocket open to the first frame
+  // Websocket open to the first frame, then between frames; 0 = none (the owner watches:
+  // an armed Beast timer costs every idle connection a pending wait).
+  std::chrono::milliseconds first_frame_timeout{0};
   std::size_t max_queued = 64;                           // sends waiting per connection
 };
 

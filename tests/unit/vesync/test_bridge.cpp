@@ -226,7 +226,6 @@ TEST_CASE("login: answered at once with UTC time, device registered, state from 
   CHECK_FALSE(link->sent[0].second);
   // The first poll, with the cid as the device wrote it.
   CHECK(link->text(1) == R"({"cid":"443C878F-f675-4c90-98e8-2f4566914d39","uri":"/getRuntime"})");
-  CHECK(link->idle == 549s);
   const auto& info = f.hub.devices.at(kId);
   CHECK(info.id == kId);
   CHECK(info.name == "desk");
@@ -480,6 +479,30 @@ TEST_CASE("bad first frames end the connection; counted drops") {
   good->frame("{not json");
   CHECK_FALSE(good->closed);
   CHECK(counter_value(f.metrics, "reason=\"bad_json\"") == 2);
+}
+
+TEST_CASE("login deadline and idle connections") {
+  Fixture f;
+  f.config.vesync.poll_interval = 100ms;
+  f.start();
+  f.bridge->set_login_deadline(200ms);
+  f.bridge->set_idle_timeout(500ms);
+  auto silent = std::make_shared<FakeLink>();
+  f.bridge->accept_link(silent, upgrade_request());
+  auto device = f.connect();
+  REQUIRE(f.run_until([&] { return silent->closed; }, 2s));
+  CHECK(counter_value(f.metrics, "reason=\"login_timeout\"") == 1);
+  CHECK_FALSE(device->closed);  // logged in
+  // Polled every poll_interval; answering keeps it open.
+  REQUIRE(f.run_until([&] { return device->count_uri("/getRuntime") >= 3; }, 2s));
+  for (int i = 0; i < 8; ++i) {
+    device->frame(R"({"uri":"/runtimeInfo","relay":"open"})");
+    f.settle(100ms);
+  }
+  CHECK_FALSE(device->closed);
+  // Silence beyond the idle timeout closes it.
+  REQUIRE(f.run_until([&] { return device->closed; }, 3s));
+  CHECK(f.hub.lost.empty());
 }
 
 TEST_CASE("unknown devices: registered as such, or served without registration") {
