@@ -33,7 +33,7 @@ json property_to_json(const Property& p) {
               {"main", p.main}, {"diagnostic", p.diagnostic}, {"device_class", p.device_class},
               {"unit", p.unit}, {"state_class", p.state_class}, {"icon", p.icon}, {"options", p.options},
               {"min", p.min}, {"max", p.max}, {"step", p.step}, {"precision", p.precision},
-              {"attributes", p.attributes}};
+              {"attributes", p.attributes}, {"hidden", p.hidden}};
   return out;
 }
 
@@ -57,6 +57,7 @@ Property property_from_json(const json& j) {
   p.step = j.value("step", 1.0);
   p.precision = j.value("precision", -1);
   p.attributes = j.value("attributes", false);
+  p.hidden = j.value("hidden", false);
   return p;
 }
 

@@ -27,6 +27,7 @@ struct Property {
   double min = 0, max = 100, step = 1;  // number
   int precision = -1;               // suggested_display_precision; -1 = unset
   bool attributes = false;          // the entity gets json_attributes_topic <base>/<key>/attributes
+  bool hidden = false;              // a command-only property with no Home Assistant entity
 };
 
 struct DeviceInfo {

@@ -120,7 +120,11 @@ void UdpBatchSocket::drain() {
       const bool truncated = (header.msg_flags & MSG_TRUNC) != 0;
       const size_t length = std::min<size_t>(in_headers_[i].msg_len, kMaxDatagram);
       const auto from = from_sockaddr(in_addresses_[i], header.msg_namelen);
-      handler_(std::span<const uint8_t>(in_buffers_.data() + i * kMaxDatagram, length), truncated, from, replies_);
+      try {
+        handler_(std::span<const uint8_t>(in_buffers_.data() + i * kMaxDatagram, length), truncated, from, replies_);
+      } catch (const std::exception& error) {  // one bad datagram must not stop the others
+        Logger("udp").error("datagram from ", to_string(from), " not handled: ", error.what());
+      }
       if (!socket_.is_open()) return;
     }
     flush_replies();

@@ -80,7 +80,6 @@ class UdpBatchSocket {
   std::array<iovec, kBatch> out_iov_{};
   std::array<sockaddr_storage, kBatch> out_addresses_{};
   size_t queued_ = 0;
-  bool draining_ = false;
   Replies replies_{*this};
 };
 

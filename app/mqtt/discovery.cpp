@@ -39,6 +39,7 @@ std::vector<Message> build(const Options& options, const std::string& bridge, co
   std::vector<Message> messages;
   messages.reserve(device.properties.size());
   for (const Property& property : device.properties) {
+    if (property.hidden) continue;
     const char* domain = component_name(property.component);
     json config = {
         {"unique_id", node + "_" + property.key},

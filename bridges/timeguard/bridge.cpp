@@ -137,10 +137,10 @@ std::vector<Property> device_properties(const std::array<std::optional<Schedule>
   }
   if (allow_raw) {
     // <key>/set/raw: a whole frame in hex (a writable sensor: the Hub passes the text on).
+    // A debugging aid, so no Home Assistant entity.
     Property& p = add("raw", Component::sensor);
     p.writable = true;
-    p.diagnostic = true;
-    p.icon = "mdi:hexadecimal";
+    p.hidden = true;
   }
   return properties;
 }

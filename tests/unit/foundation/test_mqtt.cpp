@@ -99,6 +99,7 @@ TEST_CASE("discovery payloads follow PRODUCT.md") {
       {.key = "power_price", .component = Component::number, .writable = true, .min = 0, .max = 999, .step = 1},
       {.key = "rssi", .component = Component::sensor, .diagnostic = true, .device_class = "signal_strength", .unit = "dBm"},
       {.key = "relay", .component = Component::binary_sensor, .attributes = true},
+      {.key = "raw", .component = Component::sensor, .writable = true, .hidden = true},  // no entity
   };
   discovery::Options options{.prefix = "homeassistant", .base = "lc", .version = "0.1.0"};
   const auto messages = discovery::build(options, "miio", device, "strip");
