@@ -279,7 +279,11 @@ void CloudEndpoint::schedule_sweep() {
   sweep_timer_.expires_after(period);
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || !running_) return;
-    sweep();
+    try {
+      sweep();
+    } catch (const std::exception& error) {
+      log_.error("tcp idle sweep: ", error.what());
+    }
     schedule_sweep();
   });
 }

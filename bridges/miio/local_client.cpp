@@ -32,8 +32,7 @@ std::string Reply::describe() const {
 
 LocalClient::LocalClient(asio::io_context& io, std::string host, uint16_t port, const Token& token,
                          BridgeStats& stats, Events events, ClientOptions options)
-    : io_(io),
-      host_(std::move(host)),
+    : host_(std::move(host)),
       port_(port),
       cipher_(token),
       stats_(stats),
@@ -182,7 +181,7 @@ void LocalClient::send_hello() {
   send(hello, "hello");
   timer_.expires_after(options_.timeout);
   timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && !stopped_) on_timeout();
+    if (!ec) on_timer(ec);  // aborted: `this` may be gone
   });
 }
 
@@ -208,8 +207,17 @@ void LocalClient::send_request() {
   send(*packet, "request");
   timer_.expires_after(options_.timeout);
   timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && !stopped_) on_timeout();
+    if (!ec) on_timer(ec);  // aborted: `this` may be gone
   });
+}
+
+void LocalClient::on_timer(const boost::system::error_code& ec) {
+  if (ec || stopped_) return;
+  try {
+    on_timeout();
+  } catch (const std::exception& error) {
+    log_.error("local client ", peer_text(), ": ", error.what());
+  }
 }
 
 void LocalClient::on_timeout() {

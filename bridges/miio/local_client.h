@@ -88,13 +88,13 @@ class LocalClient {
   void begin_try();
   void send_hello();
   void send_request();
+  void on_timer(const boost::system::error_code& ec);
   void on_timeout();
   void finish(Reply reply);
   bool handshake_needed() const;
   void advance_id(uint32_t step);
   void send(std::span<const uint8_t> packet, const char* what);
 
-  boost::asio::io_context& io_;
   std::string host_;
   uint16_t port_;
   Cipher cipher_;

@@ -108,7 +108,9 @@ void MiioBridge::learn_did(Device& d, uint32_t did) {
     return;
   }
   if (const auto taken = by_did_.find(did); taken != by_did_.end()) {
-    log_.error(log_name(d), " has the same device id as ", log_name(*taken->second), "; ignoring it");
+    if (!d.did_mismatch_reported)
+      log_.error(log_name(d), " has the same device id as ", log_name(*taken->second), "; ignoring it");
+    d.did_mismatch_reported = true;
     return;
   }
   d.did = did;
@@ -151,13 +153,19 @@ void MiioBridge::schedule(Device& d, milliseconds delay) {
   d.timer.expires_after(delay);
   d.timer.async_wait([this, &d](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    try {
-      advance(d);
-    } catch (const std::exception& error) {
-      log_.error(log_name(d), ": ", error.what());
-    }
+    guarded(d, [this, &d] { advance(d); });
     schedule(d, config_.poll_interval);
   });
+}
+
+// Runs work for a device from an io_context handler: nothing may escape into Asio.
+void MiioBridge::guarded(Device& d, const std::function<void()>& work) {
+  if (stopped_) return;
+  try {
+    work();
+  } catch (const std::exception& error) {
+    log_.error(log_name(d), ": ", error.what());
+  }
 }
 
 // One step of what is due for the device: learn its id, then its model, then poll it.
@@ -234,6 +242,7 @@ void MiioBridge::poll(Device& d) {
     d.client->request(read.request.method, read.request.params, [this, &d, reads, remaining, index](Reply reply) {
       const Read& read = (*reads)[index];
       if (reply.ok()) {
+        if (!d.registered) announce(d);  // after bridge/request/remove
         if (d.registered) hub_.heard(d.id);
         if (read.request.method == "get_prop") {
           if (!reply.result.is_array()) {
@@ -324,12 +333,9 @@ void MiioBridge::read(std::string_view id) {
 
 void MiioBridge::forget(std::string_view id) {
   if (Device* d = find(id)) {
-    // Still configured: it is registered afresh with its next successful reply.
+    // Still configured: it is registered afresh with its next successful poll.
     d->registered = false;
     d->cache = Json::object();
-    asio::post(io_, [this, d] {
-      if (!stopped_) announce(*d);
-    });
   }
 }
 
@@ -344,8 +350,8 @@ void MiioBridge::cloud_heard(uint32_t did) {
     d.cloud_session = true;
     log_.info(log_name(d), ": cloud session with localcloud is up");
     if (!d.spec || d.firmware.empty())
-      asio::post(io_, [this, &d] {
-        if (!stopped_) advance(d);
+      asio::post(io_, [this, &d, alive = std::weak_ptr<bool>(alive_)] {
+        if (alive.lock()) guarded(d, [this, &d] { advance(d); });
       });
   }
 }

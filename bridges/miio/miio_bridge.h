@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,7 @@ class MiioBridge : public Bridge, private CloudHandler {
   void cloud_message(uint32_t did, const Json& message) override;
 
   void schedule(Device& device, std::chrono::milliseconds delay);
+  void guarded(Device& device, const std::function<void()>& work);
   void advance(Device& device);
   void poll(Device& device);
   void ask_info(Device& device);
@@ -96,6 +98,7 @@ class MiioBridge : public Bridge, private CloudHandler {
   std::vector<std::unique_ptr<Device>> devices_;
   std::unordered_map<uint32_t, Device*> by_did_;
   bool stopped_ = true;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted work checks it
 };
 
 }  // namespace lc::miio

@@ -166,7 +166,6 @@ class SimDevice {
   void receive_cloud_tcp();
   void send_cloud_message(const std::string& method, const Json& params);
 
-  asio::io_context& io_;
   const Options& options_;
   std::string model_;
   uint32_t did_ = 0;
@@ -207,8 +206,7 @@ std::string derived_cloud_key(uint32_t did) { return "simkey" + did_text(did) + 
 
 SimDevice::SimDevice(asio::io_context& io, const std::map<std::string, std::string>& spec, const std::string& host,
                      const Options& options)
-    : io_(io),
-      options_(options),
+    : options_(options),
       cipher_(Token{}),
       cloud_cipher_(Token{}),
       local_(io),

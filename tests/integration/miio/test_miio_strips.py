@@ -17,7 +17,7 @@ class MiioStripTest(MiioTest):
         obs = self.observer()
         # The strip starts first and holds back its cloud talk, so that the daemon's first polls
         # meet a strip without a cloud session (python-miio#334).
-        sim = self.strip("--cloud-delay", "2500ms")
+        sim = self.strip("--cloud-delay", f"{int(2500 * harness.SLOW)}ms")
         self.start_daemon(self.base_config(miio=self.miio([self.device()])))
 
         sim.wait(lambda e: e.get("event") == "get_prop" and e.get("empty") is True, timeout=10,

@@ -361,3 +361,16 @@ TEST_CASE("trace hex masks the did under mask_ids and hides a handshake reply's 
   log_settings::configure(Level::info, false, false);
   CHECK(trace_hex(reply).find("01020304") != std::string::npos);
 }
+
+TEST_CASE("forget: the device is registered afresh with its next successful poll") {
+  Fixture f;
+  FakeDevice& device = f.add_device("chuangmi.plug.m1", 0x00000051);
+  device.props = {{"power", "on"}, {"temperature", 20}};
+  f.start();
+  REQUIRE(run_until(f.io, [&] { return f.hub.value("00000051", "power") == "ON"; }));
+  f.hub.devices.clear();
+  f.hub.state.clear();
+  f.bridge->forget("00000051");
+  REQUIRE(run_until(f.io, [&] { return f.hub.devices.count("00000051") == 1; }));
+  REQUIRE(run_until(f.io, [&] { return f.hub.value("00000051", "power") == "ON"; }));
+}
