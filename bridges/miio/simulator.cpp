@@ -86,7 +86,8 @@ events (stdout, one JSON object per line):
   {"event":"cloud_synced","device":D}                    first time sync + pong since start
   {"event":"cloud_reply","device":D,"message":J}         decrypted cloud answer (cloud key)
   {"event":"state","device":D,"name":N,"value":V}        a property changed
-  {"event":"load","sent":N,"received":N}                 load mode, once a second
+  {"event":"load","sent":N,"received":N}                 load mode, once a second, and with
+                                                         "final":true when --duration ends
 
 commands (stdin, one per line):
   silence D | resume D     stop / restart answering locally and talking to the cloud
@@ -581,6 +582,7 @@ class Load {
     const uint32_t base = 0x10000000 + random() % 0x1000000;
     for (int i = 0; i < options.load; ++i) stamps_.push_back({base + static_cast<uint32_t>(i), now});
   }
+  void final_report() { emit({{"event", "load"}, {"sent", sent_}, {"received", received_}, {"final", true}}); }
   void start() {
     started_ = Clock::now();
     tick();
@@ -733,7 +735,9 @@ int run_simulator(int argc, char** argv) {
   if (options.duration) {
     stop_timer.expires_after(*options.duration);
     stop_timer.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec) io.stop();
+      if (ec) return;
+      if (load) load->final_report();
+      io.stop();
     });
   }
 
