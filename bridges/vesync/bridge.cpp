@@ -189,9 +189,10 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
       return;
     }
     first_frame_ = false;
-    const std::string uri = message_uri(*decoded.message);
+    frame_text_ = text;
     std::visit([&](const auto& message) { handle(message); }, *decoded.message);
-    if (upstream_ && !login && !stopped_) upstream_->from_device(text, uri);
+    frame_text_ = {};
+    if (upstream_ && !login && !stopped_) upstream_->from_device(text, message_uri(*decoded.message));
   }
 
   void ws_closed(WsLink&, CloseCause cause, std::string_view detail) override {
@@ -287,7 +288,7 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
       send_get_runtime();
       bridge_.poll_queue_.push(std::chrono::steady_clock::now() + bridge_.settings_.poll_interval,
                                shared_from_this());
-      if (bridge_.settings_.upstream && !upstream_) start_upstream(login);
+      if (bridge_.settings_.upstream && !upstream_) start_upstream(std::string(frame_text_));
     }
   }
 
@@ -304,8 +305,8 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
     if (!device_) return;
     bool acknowledged = false;
     if (info.relay) {
+      bridge_.on_relay(*device_, *info.relay);  // state first, then the command is done
       acknowledged = acknowledge(*info.relay);
-      bridge_.on_relay(*device_, *info.relay);
     }
     if (acknowledged) {
       // The acknowledgement carries "0:0" figures (§4.5): ask for real ones.
@@ -318,9 +319,8 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
 
   void handle(const StateReport& state) {
     if (!device_) return;
-    const bool acknowledged = acknowledge(state.relay);
     bridge_.on_relay(*device_, state.relay);
-    if (acknowledged) send_get_runtime();
+    if (acknowledge(state.relay)) send_get_runtime();
   }
 
   void handle(const EvTimer& timer) {
@@ -436,7 +436,9 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
     arm_deadlines();
   }
 
-  void start_upstream(const Login& login) {
+  // `login_json`: the device's login as it sent it (decrypted), repeated on every upstream
+  // connection.
+  void start_upstream(std::string login_json) {
     const auto& upstream = *bridge_.settings_.upstream;
     UpstreamSettings settings;
     settings.host = upstream.host;
@@ -448,7 +450,7 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
     std::vector<std::string> lines = {"Host: " + (host_.empty() ? upstream.text() : host_), "Upgrade: websocket",
                                       "Connection: Upgrade"};
     if (!device_version_header_.empty()) lines.push_back("deviceVersion:" + device_version_header_);
-    upstream_ = std::make_shared<UpstreamLink>(bridge_.io_, std::move(settings), *this, encode(login), encrypted_,
+    upstream_ = std::make_shared<UpstreamLink>(bridge_.io_, std::move(settings), *this, std::move(login_json), encrypted_,
                                                path_.empty() ? std::string("/gnws") : path_, std::move(lines));
     upstream_->start();
   }
@@ -509,6 +511,7 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
   std::string host_;
   std::string device_version_header_;
   Device* device_ = nullptr;
+  std::string_view frame_text_;  // the JSON being handled (valid during handle())
   std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
   bool first_frame_ = true;
   bool encrypted_ = false;
