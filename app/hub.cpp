@@ -306,19 +306,7 @@ HubService::Record& HubService::add_record(Port& port, const DeviceInfo& info, c
 
 void HubService::start() {
   load_database();
-  // Availability: a device is offline once its bridge's offline_after passes in silence.
-  std::function<void()> tick;
-  auto schedule = std::make_shared<std::function<void()>>();
-  *schedule = [this, schedule] {
-    availability_timer_.expires_after(std::chrono::seconds(1));
-    availability_timer_.async_wait([this, schedule](const boost::system::error_code& ec) {
-      if (ec || stopping_) return;
-      check_availability();
-      flush_devices_if_due();
-      (*schedule)();
-    });
-  };
-  (*schedule)();
+  tick();
   mqtt_.start({[this] { on_connected(); }, [this] { on_disconnected(); },
                [this](std::string topic, std::string payload, bool retained) {
                  try {
@@ -327,6 +315,18 @@ void HubService::start() {
                    log_.warn("message on ", topic, " not handled: ", error.what());
                  }
                }});
+}
+
+// Once a second: availability (a device is offline once its bridge's offline_after passes in
+// silence) and bridge/devices (at most once a second).
+void HubService::tick() {
+  availability_timer_.expires_after(std::chrono::seconds(1));
+  availability_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    check_availability();
+    flush_devices_if_due();
+    tick();
+  });
 }
 
 void HubService::check_availability() {

@@ -83,6 +83,7 @@ class HubService {
   // Registry
   Record& add_record(Port& port, const DeviceInfo& info, const std::string& key);
   Record* find_by_key(std::string_view key);
+  void tick();
   void check_availability();
   void save_database_soon();
   void save_database();

@@ -1,5 +1,7 @@
 #include "app/service.h"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <deque>
 
@@ -20,9 +22,30 @@ namespace lc {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// Every device connection is a descriptor: take the whole hard limit (a container's default
+// soft limit of 1024 would cap a site at about a thousand TCP/websocket devices).
+void raise_open_files_limit(const Logger& log) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const auto before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
+    log.debug("open files limit raised from ", before, " to ", limit.rlim_cur);
+}
+
+}  // namespace
+
 int run_service(const config::Config& config) {
   const Logger log("localcloud");
   std::signal(SIGPIPE, SIG_IGN);
+  raise_open_files_limit(log);
+  {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 1024)
+      log.warn("only ", limit.rlim_cur, " open files allowed (ulimit -n): connection caps are lowered to fit");
+  }
 
   asio::io_context io(1);
   Metrics metrics;

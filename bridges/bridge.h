@@ -115,7 +115,8 @@ class Bridge {
   virtual void retained_state(std::string_view id, const Json& state) { (void)id, (void)state; }
 };
 
-// Everything a bridge is constructed with; it outlives the bridge, so a bridge may keep a reference.
+// Everything a bridge is constructed with. All of it outlives the bridge, so a bridge may keep
+// references, and Metrics gauges may capture the bridge (the API stops before bridges go).
 struct BridgeContext {
   boost::asio::io_context& io;
   const config::Config& config;
