@@ -67,6 +67,12 @@ std::optional<std::string> DurableStore::load(std::string_view name) const {
 }
 
 void DurableStore::store(std::string name, std::string content, Done done) {
+  queue(std::move(name), std::move(content), false, std::move(done));
+}
+
+void DurableStore::remove(std::string name, Done done) { queue(std::move(name), {}, true, std::move(done)); }
+
+void DurableStore::queue(std::string name, std::string content, bool remove, Done done) {
   if (!valid_name(name)) {
     if (done) boost::asio::post(io_, [done = std::move(done)] { done(false); });
     return;
@@ -74,13 +80,14 @@ void DurableStore::store(std::string name, std::string content, Done done) {
   {
     std::lock_guard lock(mutex_);
     for (auto& job : queue_) {
-      if (job.name == name) {  // collapse into the newest content
+      if (job.name == name) {  // collapse into the newest content (or the removal)
         job.content = std::move(content);
+        job.remove = remove;
         if (done) job.done.push_back(std::move(done));
         return;
       }
     }
-    Job job{std::move(name), std::move(content), {}};
+    Job job{std::move(name), std::move(content), {}, remove};
     if (done) job.done.push_back(std::move(done));
     queue_.push_back(std::move(job));
   }
@@ -104,7 +111,7 @@ void DurableStore::run() {
     queue_.pop_front();
     busy_ = true;
     lock.unlock();
-    const bool ok = write_atomically(job.name, job.content);
+    const bool ok = job.remove ? remove_durably(job.name) : write_atomically(job.name, job.content);
     for (auto& done : job.done) boost::asio::post(io_, [done = std::move(done), ok] { done(ok); });
     lock.lock();
     busy_ = false;
@@ -124,17 +131,30 @@ bool DurableStore::write_atomically(const std::string& name, const std::string& 
   ok = (::close(fd) == 0) && ok;
   if (ok && ::rename(temp_path.c_str(), final_path.c_str()) != 0) ok = false;
   if (ok) {
-    // The rename is durable only once the directory entry is.
-    const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      ::fsync(dir_fd);
-      ::close(dir_fd);
-    }
+    sync_directory();  // the rename is durable only once the directory entry is
   } else {
     store_log().error("cannot store ", name, " in ", dir_.string(), ": ", std::strerror(errno));
     ::unlink(temp_path.c_str());
   }
   return ok;
+}
+
+bool DurableStore::remove_durably(const std::string& name) const {
+  const std::filesystem::path path = dir_ / name;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    store_log().error("cannot remove ", name, " from ", dir_.string(), ": ", std::strerror(errno));
+    return false;
+  }
+  sync_directory();
+  return true;
+}
+
+void DurableStore::sync_directory() const {
+  const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
 }
 
 }  // namespace lc

@@ -35,6 +35,10 @@ class DurableStore {
   // newest; every caller's `done` still runs, after the newest content is durable.
   void store(std::string name, std::string content, Done done = {});
 
+  // Queues the removal of a record (a forgotten device), ordered with the writes of that name:
+  // a write queued before it is dropped. `done` as for store().
+  void remove(std::string name, Done done = {});
+
   // Blocks until every queued write is durable (shutdown and tests).
   void flush();
 
@@ -45,9 +49,13 @@ class DurableStore {
     std::string name;
     std::string content;
     std::vector<Done> done;
+    bool remove = false;
   };
+  void queue(std::string name, std::string content, bool remove, Done done);
   void run();
   bool write_atomically(const std::string& name, const std::string& content) const;
+  bool remove_durably(const std::string& name) const;
+  void sync_directory() const;
 
   boost::asio::io_context& io_;
   std::filesystem::path dir_;

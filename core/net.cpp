@@ -2,7 +2,9 @@
 
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <cctype>
 #include <charconv>
@@ -89,6 +91,32 @@ bool reaches_listener(const asio::ip::address& target, uint16_t target_port, con
     return target == listen_address;
   }
   return is_local_address(target);
+}
+
+size_t open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  return static_cast<size_t>(limit.rlim_cur);
+}
+
+size_t connection_cap(size_t wanted, size_t per_connection) {
+  const size_t limit = open_files_limit();
+  if (limit == SIZE_MAX) return wanted;
+  const size_t usable = limit > kReservedDescriptors ? limit - kReservedDescriptors : 0;
+  const size_t share = usable / 2 / std::max<size_t>(per_connection, 1);
+  return std::min(wanted, std::max<size_t>(share, 8));
+}
+
+void CapWarning::refused(const Logger& log, std::string_view listener, size_t cap) {
+  ++refused_since_;
+  const auto now = std::chrono::steady_clock::now();
+  if (last_ != std::chrono::steady_clock::time_point{} && now - last_ < std::chrono::minutes(1)) return;
+  last_ = now;
+  const size_t limit = open_files_limit();
+  log.warn(listener, ": connection cap of ", cap, " reached (open files limit ",
+           limit == SIZE_MAX ? std::string("unlimited") : std::to_string(limit), "); ", refused_since_,
+           refused_since_ == 1 ? " connection" : " connections", " refused, more will be until some close");
+  refused_since_ = 0;
 }
 
 std::string to_string(const asio::ip::udp::endpoint& endpoint) {

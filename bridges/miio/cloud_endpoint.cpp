@@ -1,7 +1,5 @@
 #include "bridges/miio/cloud_endpoint.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cstring>
 #include <ctime>
@@ -204,13 +202,8 @@ void CloudEndpoint::start() {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail("bind TCP");
 
-  // The cap leaves descriptors for everything else in the process.
-  connection_cap_ = options_.max_connections;
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-    const size_t usable = limit.rlim_cur > 128 ? limit.rlim_cur - 128 : 16;
-    connection_cap_ = std::min(connection_cap_, usable);
-  }
+  // The cap leaves descriptors for everything else in the process (core/net.h).
+  connection_cap_ = connection_cap(options_.max_connections);
   running_ = true;
   accept();
   schedule_sweep();
@@ -261,6 +254,7 @@ void CloudEndpoint::accept() {
       boost::system::error_code peer_ec;
       const auto remote = socket.remote_endpoint(peer_ec);
       stats_.drop("tcp_too_many_connections", Peer{remote.address(), remote.port()}.text());
+      cap_warning_.refused(log_, "cloud endpoint (TCP)", connection_cap_);
       socket.close(peer_ec);
     } else {
       boost::system::error_code option_ec;

@@ -110,6 +110,7 @@ class CloudEndpoint {
   Logger log_{"miio"};
   uint16_t port_ = 0;
   size_t connection_cap_ = 0;
+  CapWarning cap_warning_;
 
   UdpBatchSocket udp_;  // recvmmsg/sendmmsg: the keepalive hot path
   boost::asio::ip::tcp::acceptor acceptor_;

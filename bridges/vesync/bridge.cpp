@@ -557,12 +557,17 @@ void VesyncBridge::start() {
   WsServerOptions options;
   options.listen = settings_.listen;
   options.max_message = kMaxFrameBytes;
+  // Within the open-files limit, with room for the broker and data_dir (core/net.h); a
+  // proxied outlet holds a second descriptor for its upstream.
+  options.max_connections = connection_cap(options.max_connections, settings_.upstream ? 2 : 1);
   WsServer::Callbacks callbacks;
   callbacks.upgraded = [this](std::shared_ptr<WsLink> link, const http::Request& request) {
     accept_link(std::move(link), request);
   };
-  callbacks.rejected = [this](std::string_view reason, const std::string& peer, std::string_view detail) {
+  callbacks.rejected = [this, cap = options.max_connections, warning = std::make_shared<CapWarning>()](
+                           std::string_view reason, const std::string& peer, std::string_view detail) {
     stats_.drop(reason, peer_host(peer), detail);
+    if (reason == "too_many_connections") warning->refused(log_, "websocket server", cap);
   };
   server_ = std::make_unique<WsServer>(io_, options, std::move(callbacks));
   server_->start();
@@ -1002,7 +1007,7 @@ void VesyncBridge::forget(std::string_view id) {
   device.energy_stored = false;
   device.blocked_logged.clear();
   device.login_logged = false;
-  store_.store(kEnergyRecordPrefix + device.id, Json{{"energy_kwh", 0.0}}.dump());
+  store_.remove(kEnergyRecordPrefix + device.id);
   if (!device.session && !device.configured) devices_.erase(it);
 }
 
