@@ -23,7 +23,7 @@ BIN = os.environ.get("LOCALCLOUD_BIN", "build/app/localcloud")
 SIM = os.environ.get("LOCALCLOUD_SIM", "build/app/localcloud-sim")
 # The daemon plus a test-only bridge (tests/support/fake_bridge.cpp), for the foundation tests.
 TESTD = os.environ.get("LOCALCLOUD_TESTD", "build/tests/localcloud-testd")
-SANITIZED = "asan" in BIN or "sanit" in BIN
+SANITIZED = "asan" in BIN or "sanit" in BIN or "tsan" in BIN
 # Sanitizer builds are several times slower: stretch every deadline for them.
 SLOW = 3.0 if SANITIZED else 1.0
 
