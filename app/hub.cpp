@@ -312,7 +312,7 @@ void HubService::start() {
                  try {
                    on_message(topic, payload, retained);
                  } catch (const std::exception& error) {
-                   log_.warn("message on ", topic, " not handled: ", error.what());
+                   log_.warn("message on ", topic_for_log(topic), " not handled: ", error.what());
                  }
                }});
 }
@@ -484,6 +484,27 @@ void HubService::flush() {
   }
 }
 
+// A device key for a log line: with mask_ids a key that names a device by its id
+// ("<bridge>_<id>", also of a device no longer registered) shows the masked id instead.
+std::string HubService::key_for_log(std::string_view key) {
+  if (!log_settings::mask_ids()) return std::string(key);
+  if (Record* record = find_by_key(key)) return record->port->log_name(record->info.id);
+  for (const auto& [name, port] : ports_) {
+    if (key.size() > name.size() + 1 && key.substr(0, name.size()) == name && key[name.size()] == '_')
+      return name + "_" + mask_id(key.substr(name.size() + 1));
+  }
+  return std::string(key);
+}
+
+// An incoming topic for a log line: its device key as key_for_log() shows it.
+std::string HubService::topic_for_log(std::string_view topic) {
+  const auto incoming = topics::classify(base_, topic);
+  if (!incoming || incoming->key.empty()) return std::string(topic);
+  const size_t at = base_.size() + 1;
+  if (topic.substr(at, incoming->key.size()) != incoming->key) return std::string(topic);
+  return base_ + "/" + key_for_log(incoming->key) + std::string(topic.substr(at + incoming->key.size()));
+}
+
 HubService::Record* HubService::find_by_key(std::string_view key) {
   auto it = by_key_.find(key);
   return it == by_key_.end() ? nullptr : it->second;
@@ -520,7 +541,8 @@ void HubService::on_message(const std::string& topic, const std::string& payload
     return;
   }
   if (retained) {
-    log_.warn("ignored a retained message on ", topic, " (commands are never taken from retained messages)");
+    log_.warn("ignored a retained message on ", topic_for_log(topic),
+              " (commands are never taken from retained messages)");
     return;
   }
   if (incoming->kind == Kind::request) {
@@ -529,7 +551,7 @@ void HubService::on_message(const std::string& topic, const std::string& payload
   }
   Record* record = find_by_key(incoming->key);
   if (!record) {
-    log_.warn("command for unknown device '", incoming->key, "' ignored");
+    log_.warn("command for unknown device '", key_for_log(incoming->key), "' ignored");
     return;
   }
   switch (incoming->kind) {

@@ -83,6 +83,8 @@ class HubService {
   // Registry
   Record& add_record(Port& port, const DeviceInfo& info, const std::string& key);
   Record* find_by_key(std::string_view key);
+  std::string key_for_log(std::string_view key);
+  std::string topic_for_log(std::string_view topic);
   void tick();
   void check_availability();
   void save_database_soon();

@@ -96,7 +96,8 @@ class PahoLink final : public MqttLink, private mqtt::iaction_listener {
       published_.inc();
       return true;
     } catch (const mqtt::exception& error) {
-      log_.debug("publish to ", topic, " failed: ", error.what());
+      // The topic names a device by its id unless it has a name: not with mask_ids.
+      log_.debug("publish to ", log_settings::mask_ids() ? std::string("a topic") : topic, " failed: ", error.what());
       return false;
     }
   }
