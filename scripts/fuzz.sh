@@ -3,25 +3,41 @@
 # until it reaches RUNS executions or SECONDS seconds, whichever comes first, and prints one
 # Markdown table row per target (executions, exec/s, coverage, features, corpus, crashes).
 #   scripts/fuzz.sh [SECONDS] [RUNS]     defaults: 1200 s, 10,000,000 executions
-# New inputs found go to build-asan/fuzz-scratch/<target>/ (merge the useful ones into
+# Environment: FUZZ_BUILD (the build tree, default build-asan; configured here when missing),
+# FUZZ_TARGETS (a space-separated subset, e.g. "miio_codec api_http"), JOBS (build parallelism).
+# While /tmp/localcloud-bench.lock exists (a benchmark is measuring) no target is started; the
+# script waits and checks again before each target. Run it under `nice -n 19` on a shared machine.
+# New inputs found go to $FUZZ_BUILD/fuzz-scratch/<target>/ (merge the useful ones into
 # tests/fuzz/corpus/<target>/ by hand); a crash leaves crash-* there and fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-1200}"
 runs="${2:-10000000}"
-build=build-asan
-if [ ! -d "$build" ]; then
+build="${FUZZ_BUILD:-build-asan}"
+bench_lock=/tmp/localcloud-bench.lock
+if [ ! -f "$build/build.ninja" ]; then
   ./scripts/install-deps.sh --test
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DLOCALCLOUD_SANITIZE=ON >/dev/null
+    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DLOCALCLOUD_SANITIZE=ON >/dev/null
 fi
-cmake --build "$build" -j"${JOBS:-2}"
+all_targets=$(ninja -C "$build" -t targets all | grep -o '^fuzz_[a-z0-9_]*' | sort -u)
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  wanted=""
+  for target in $FUZZ_TARGETS; do wanted="$wanted fuzz_$target"; done
+else
+  wanted="$all_targets"
+fi
+# shellcheck disable=SC2086
+cmake --build "$build" -j"${JOBS:-2}" --target $wanted >/dev/null
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 failed=0
 echo "| target | executions | exec/s | seconds | coverage (cov) | features (ft) | corpus | crashes |"
 echo "|---|---|---|---|---|---|---|---|"
-for binary in "$build"/tests/unit/*/fuzz_*; do
-  target=$(basename "$binary"); target=${target#fuzz_}
+for name in $wanted; do
+  binary=$(find "$build/tests" -name "$name" -type f -perm -u+x | head -1)
+  target=${name#fuzz_}
+  while [ -e "$bench_lock" ]; do sleep 10; done
   scratch="$build/fuzz-scratch/$target"; mkdir -p "$scratch"
   log="$build/fuzz-scratch/$target.log"
   start=$SECONDS
