@@ -13,9 +13,11 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import harness  # noqa: E402
@@ -79,10 +81,12 @@ def main():
         "data_dir": os.path.join(workdir, "data"),
         "miio": {"enabled": True, "listen": f"127.0.0.1:{miio_port}", "poll_interval": "30s",
                  "offline_after": "90s", "devices": miio_devices},
+        # Configured, so that all are registered at once (unknown ones come one a second).
         "vesync": {"enabled": True, "listen": f"127.0.0.1:{vesync_port}", "poll_interval": "60s",
-                   "offline_after": "10m", "max_unknown": args.devices + 8},
+                   "offline_after": "10m",
+                   "devices": [{"id": f"443c878f-f675-4c90-98e8-{i:012x}"} for i in range(args.devices)]},
         "timeguard": {"enabled": True, "listen": f"127.0.0.1:{timeguard_port}", "offline_after": "150s",
-                      "max_unknown": args.devices + 8},
+                      "devices": [{"id": f"{0x20000000 + i:08x}"} for i in range(args.devices)]},
     }
     daemon = harness.Daemon(workdir, config)
     daemon.start()
@@ -100,52 +104,79 @@ def main():
     next_report = started
     first = None
     commands = answered = 0
+    pending = []  # (key, property, value, deadline)
     samples = []
     status = 0
+    flapper = "443c878f-f675-4c90-98e8-000000000000"  # dropped every 10 s, never commanded
+    next_flap = next_command = started
     print(f"soak: {3 * args.devices} devices, {args.minutes} min, workdir {workdir}", flush=True)
     try:
         while time.monotonic() < end:
+            now = time.monotonic()
             if not daemon.alive():
                 print("soak: FAILED: the daemon died\n" + "\n".join(daemon.log().splitlines()[-40:]), flush=True)
                 status = 1
                 break
-            # A few commands to devices of each bridge, and one outlet flapping.
+            # Commands answered (the state shows the value), or given up on after 30 s.
+            still = []
+            for key, prop, value, deadline in pending:
+                message = obs.find(f"lc/{key}")
+                try:
+                    done = message is not None and json.loads(message.payload).get(prop) == value
+                except ValueError:
+                    done = False
+                if done:
+                    answered += 1
+                elif now < deadline:
+                    still.append((key, prop, value, deadline))
+            pending = still
+            # Every 5 s a command to three online devices (one per bridge when possible).
             devices = obs.find("lc/bridge/devices")
-            if devices:
-                registered = [d for d in devices.json() if d["online"]]
-                for d in random.sample(registered, min(3, len(registered))):
-                    prop, value = {"miio": ("power", random.choice(["ON", "OFF"])),
-                                   "vesync": ("power", random.choice(["ON", "OFF"])),
-                                   "timeguard": ("work_mode", random.choice(["auto", "always_on"]))}[d["bridge"]]
-                    since = time.monotonic()
+            if devices and now >= next_command and not pending:
+                next_command = now + 5
+                online = [d for d in devices.json() if d["online"] and flapper not in d["id"]]
+                by_bridge = {}
+                for d in online:
+                    by_bridge.setdefault(d["bridge"], []).append(d)
+                for bridge, candidates in by_bridge.items():
+                    d = random.choice(candidates)
+                    prop = "work_mode" if bridge == "timeguard" else "power"
+                    current = obs.find(f"lc/{d['key']}")
+                    try:
+                        before = json.loads(current.payload).get(prop) if current else None
+                    except ValueError:
+                        before = None
+                    choices = ["auto", "always_on"] if bridge == "timeguard" else ["ON", "OFF"]
+                    value = next((c for c in choices if c != before), choices[0])
                     obs.publish(f"lc/{d['key']}/set/{prop}", value)
                     commands += 1
-                    try:
-                        obs.wait_json(f"lc/{d['key']}", lambda s: s.get(prop) == value, timeout=15, since=since)
-                        answered += 1
-                    except AssertionError:
-                        pass
-            outlets.send(f"drop 443c878f-f675-4c90-98e8-{random.randrange(args.devices):012x}")
-            if time.monotonic() >= next_report:
+                    pending.append((d["key"], prop, value, now + 30))
+            if now >= next_flap:
+                outlets.send(f"drop {flapper}")
+                next_flap = now + 10
+            if now >= next_report:
                 rss, fds = proc_stats(pid)
-                _, metrics = 200, ""
+                metrics = ""
                 try:
-                    import urllib.request
                     with urllib.request.urlopen(f"http://{api}/metrics", timeout=5) as r:
                         metrics = r.read().decode()
                 except OSError:
                     pass
-                online = metric_sum(metrics, "localcloud_devices_online")
+                online_count = "/".join("%.0f" % metric_sum(metrics, "localcloud_devices_online", f'bridge="{b}"')
+                                        for b in ("miio", "vesync", "timeguard"))
                 published = metric_sum(metrics, "localcloud_mqtt_messages_published_total")
-                minute = (time.monotonic() - started) / 60
+                minute = (now - started) / 60
                 samples.append((minute, rss, fds))
                 if first is None and minute >= 2:
                     first = (rss, fds)  # after the start-up (admissions at one a second)
-                print(f"soak: t={minute:5.1f} min  rss={rss} kB  fds={fds}  online={online:.0f}  "
-                      f"published={published:.0f}  commands={answered}/{commands}", flush=True)
+                print(f"soak: t={minute:5.1f} min  rss={rss} kB  fds={fds}  online miio/vesync/timeguard={online_count}  "
+                      f"published={published:.0f}  commands answered={answered}/{commands}", flush=True)
                 next_report += args.interval
-            obs.clear()
-            time.sleep(2)
+                with obs.cond:  # keep the newest message per topic only
+                    latest = {m.topic: m for m in obs.messages}
+                    obs.messages[:] = sorted(latest.values(), key=lambda m: m.at)
+            time.sleep(0.5)
+        commands -= len(pending)  # still within their 30 s at the end: not counted
         if status == 0:
             rss, fds = proc_stats(pid)
             base = first or (samples[0][1], samples[0][2])
@@ -165,6 +196,7 @@ def main():
         for s in sims:
             s.stop()
         broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
         if code not in (0, None):
             print(f"soak: the daemon exited with {code}", flush=True)
             status = 1
