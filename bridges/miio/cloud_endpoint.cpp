@@ -186,21 +186,29 @@ void CloudEndpoint::start() {
     throw std::runtime_error(std::string("miio: cannot ") + what + " " + listen_.text() + ": " + ec.message());
   };
 
-  try {
-    udp_.open(listen_, [this](std::span<const uint8_t> datagram, bool truncated, const udp::endpoint& from,
-                              UdpBatchSocket::Replies& replies) { on_datagram(datagram, truncated, from, replies); });
-  } catch (const std::exception& error) {
-    stop();
-    throw std::runtime_error(std::string("miio: ") + error.what());
+  // UDP and TCP share one port. With port 0 (tests) the kernel picks the UDP port, which may
+  // be taken for TCP: then try another.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      udp_.open(listen_, [this](std::span<const uint8_t> datagram, bool truncated, const udp::endpoint& from,
+                                UdpBatchSocket::Replies& replies) { on_datagram(datagram, truncated, from, replies); });
+    } catch (const std::exception& error) {
+      stop();
+      throw std::runtime_error(std::string("miio: ") + error.what());
+    }
+    port_ = udp_.local_endpoint().port();
+    const tcp::endpoint tcp_endpoint(address, port_);
+    ec = {};
+    acceptor_.open(tcp_endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(tcp_endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) break;
+    if (listen_.port != 0 || attempt == 20) fail("bind TCP");
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    udp_.close();
   }
-  port_ = udp_.local_endpoint().port();
-
-  const tcp::endpoint tcp_endpoint(address, port_);
-  acceptor_.open(tcp_endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(tcp_endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) fail("bind TCP");
 
   // The cap leaves descriptors for everything else in the process (core/net.h).
   connection_cap_ = connection_cap(options_.max_connections);
