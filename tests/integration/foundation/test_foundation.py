@@ -218,7 +218,8 @@ class FoundationTest(harness.DaemonTest):
     # ---- broker restarts and availability -----------------------------------------------------
 
     def test_broker_restart_brings_everything_back(self):
-        _, device = self.start_fake()
+        # A long offline_after: the device must stay online through the restart, however slow.
+        _, device = self.start_fake(env={"LOCALCLOUD_FAKE_OFFLINE_AFTER_MS": "120000"})
         device.register("dev1", name="plug")
         device.send(op="state", id="dev1", property="load_power", value=12.5)
         wait_until(lambda: harness.retained(self.broker.port, "lc/plug").get("lc/plug"), 10, what="state")
