@@ -488,7 +488,8 @@ void HubService::flush() {
 // ("<bridge>_<id>", also of a device no longer registered) shows the masked id instead.
 std::string HubService::key_for_log(std::string_view key) {
   if (!log_settings::mask_ids()) return std::string(key);
-  if (Record* record = find_by_key(key)) return record->port->log_name(record->info.id);
+  // A named device's key is its name; an unnamed one's is <bridge>_<id>, known or not.
+  if (Record* record = find_by_key(key); record && !record->info.name.empty()) return std::string(key);
   for (const auto& [name, port] : ports_) {
     if (key.size() > name.size() + 1 && key.substr(0, name.size()) == name && key[name.size()] == '_')
       return name + "_" + mask_id(key.substr(name.size() + 1));

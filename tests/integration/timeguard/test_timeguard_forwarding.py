@@ -27,6 +27,17 @@ def events(sim, predicate):
 
 
 class TimeguardForwardingTest(harness.DaemonTest):
+    def assert_all_sent(self, sender, hexes):
+        """Every frame in hexes is one the sender reported sending, byte for byte."""
+        def missing():
+            sent_by = {e["hex"] for e in events(sender, sent())}
+            return [h for h in hexes if h not in sent_by]
+        try:
+            wait_until(lambda: not missing(), 3, what="the sender's report of every forwarded frame")
+        except AssertionError:
+            pass
+        self.assertEqual(missing(), [])
+
     def start_all(self, mode):
         port = harness.free_port()
         cloud_port = harness.free_port()
@@ -47,11 +58,9 @@ class TimeguardForwardingTest(harness.DaemonTest):
 
         # Device -> cloud: every datagram the cloud got is one the device sent, byte for byte,
         # the version report and the pings among them.
-        device_sent = {e["hex"] for e in events(device, sent())}
         cloud_got = events(cloud, lambda e: e.get("event") == "received")
         self.assertTrue(cloud_got)
-        for event in cloud_got:
-            self.assertIn(event["hex"], device_sent)
+        self.assert_all_sent(device, [e["hex"] for e in cloud_got])
         self.assertTrue(events(cloud, received("code_version_report")))
 
         # The device's keepalive answers are ours (zero padding), never the cloud's copies.
@@ -81,17 +90,15 @@ class TimeguardForwardingTest(harness.DaemonTest):
         obs = self.observer()
         cloud, device = self.start_all("relay")
         wait_until(lambda: len(events(device, received("ping_reply"))) >= 3, 10, what="the cloud's ping replies")
-        # Everything the device got is exactly what the cloud sent: junk padding and all.
-        cloud_sent = {e["hex"] for e in events(cloud, sent())}
+        # Everything the device got is exactly what the cloud sent: junk padding and all. The
+        # two simulators report independently, so a datagram may reach the device before the
+        # cloud's "sent" line is read: snapshot the receiver first and give the sender a moment.
         device_got = events(device, lambda e: e.get("event") == "received")
-        for event in device_got:
-            self.assertIn(event["hex"], cloud_sent)
+        self.assert_all_sent(cloud, [e["hex"] for e in device_got])
         self.assertEqual({r["padding"] for r in events(device, received("ping_reply"))}, {CLOUD_PADDING})
         self.assertEqual(len(events(device, received("code_version_ack"))), 1)
         # And everything the cloud got is what the device sent.
-        device_sent = {e["hex"] for e in events(device, sent())}
-        for event in events(cloud, lambda e: e.get("event") == "received"):
-            self.assertIn(event["hex"], device_sent)
+        self.assert_all_sent(device, [e["hex"] for e in events(cloud, lambda e: e.get("event") == "received")])
         # No reads of our own in relay mode; the state is learned from the passing pings.
         obs.wait_json("lc/heater", lambda s: s.get("relay") in ("ON", "OFF") and "uptime" in s)
         time.sleep(1.0)

@@ -96,10 +96,15 @@ TEST_CASE("connection caps leave room for the broker and data_dir under a low op
     SoftLimit limit(100);
     CHECK(connection_cap(20000) == 8);  // never nothing at all
   }
-  {
+  rlimit current{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &current) == 0);
+  // A soft limit can only be raised up to the hard one (a CI container may have 1024 or so).
+  if (current.rlim_max == RLIM_INFINITY || current.rlim_max >= 65536) {
     SoftLimit limit(65536);
     CHECK(connection_cap(20000) == 20000);
     CHECK(connection_cap(16384) == 16384);
+  } else {
+    MESSAGE("hard open-files limit " << current.rlim_max << " < 65536: the unconstrained case is not checked");
   }
 }
 
