@@ -15,7 +15,7 @@ build="build-essential cmake ninja-build pkg-config ca-certificates tzdata
 runtime="libpaho-mqttpp3-1 libpaho-mqtt1.3 libyaml-cpp0.7 libssl3 ca-certificates tzdata"
 testing="mosquitto-clients clang libclang-rt-dev python3 python3-paho-mqtt python3-websocket
   procps iproute2 rsync"
-bench="nodejs npm util-linux procps"
+bench="nodejs npm util-linux procps python3 python3-paho-mqtt"
 case "${1:-}" in
   "") packages="$build" ;;
   --test) packages="$build $testing" ;;

@@ -21,6 +21,8 @@ namespace asio = boost::asio;
 
 class PahoLink final : public MqttLink, private mqtt::iaction_listener {
  public:
+  static constexpr int kMaxQueuedPublishes = 1 << 20;
+
   PahoLink(asio::io_context& io, const config::Mqtt& settings, const std::string& will_topic, Metrics& metrics)
       : io_(io),
         url_(settings.url),
@@ -34,7 +36,14 @@ class PahoLink final : public MqttLink, private mqtt::iaction_listener {
     // but the explicit forms work with every version.
     if (uri.rfind("mqtt://", 0) == 0) uri = "tcp://" + uri.substr(7);
     else if (uri.rfind("mqtts://", 0) == 0) uri = "ssl://" + uri.substr(8);
-    client_ = std::make_unique<mqtt::async_client>(uri, settings.client_id, nullptr);
+    // Paho queues at most 100 publishes that its thread has not written yet (create options'
+    // maxBufferedMessages) and refuses more with -12: the snapshot after a (re)connection
+    // (discovery, state, availability of every device) is far larger with hundreds of devices.
+    // Nothing is buffered while disconnected (publish() refuses then), so this only bounds a
+    // burst while connected.
+    mqtt::create_options create(MQTTVERSION_DEFAULT);
+    create.set_max_buffered_messages(kMaxQueuedPublishes);
+    client_ = std::make_unique<mqtt::async_client>(uri, settings.client_id, create, nullptr);
 
     options_.set_clean_session(true);
     options_.set_keep_alive_interval(std::chrono::seconds(30));
