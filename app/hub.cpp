@@ -599,11 +599,15 @@ void HubService::handle_set(Record& record, const std::string& property, const j
   if (!record.online) return fail("device offline");
   if (!port.bridge) return fail("bridge not running");
   port.log.debug("command ", property, "=", normalised.value.dump(), " for ", port.log_name(record.info.id));
-  port.bridge->command(record.info.id, property, normalised.value, [this, fail](std::string error) {
-    if (error.empty())
-      commands_ok_.inc();
-    else
-      fail(error);
+  port.bridge->command(record.info.id, property, normalised.value, [this, fail, key](std::string error) {
+    if (!error.empty()) return fail(error);
+    commands_ok_.inc();
+    // The state is published after every completed command, changed or not, as the answer
+    // Home Assistant (and a script waiting for it) gets; polls publish only changes.
+    if (Record* done = find_by_key(key); done && !done->state.empty()) {
+      done->state_dirty = true;
+      queue(*done);
+    }
   });
 }
 
@@ -621,7 +625,7 @@ void HubService::handle_request(const std::string& name, const std::string& payl
     else if (parsed.is_discarded() || parsed.is_string())
       key = parsed.is_string() ? parsed.get<std::string>() : payload;
     if (!find_by_key(key)) {
-      respond({{"status", "error"}, {"error", "no device '" + key + "'"}});
+      respond({{"status", "error"}, {"error", "no device '" + key.substr(0, 128) + "'"}});
       return;
     }
     remove_device(key);

@@ -163,6 +163,15 @@ class FoundationTest(harness.DaemonTest):
         device.send(op="ack", id="dev1", error="")
         device.send(op="state", id="dev1", property="power", value="OFF")
         obs.wait_json("lc/plug", lambda s: s["power"] == "OFF", since=since)
+        # A completed command that changes nothing is still answered with the state.
+        since = time.monotonic()
+        device.received.clear()
+        obs.publish("lc/plug/set/power", "OFF")
+        device.wait(lambda m: m.get("op") == "command")
+        time.sleep(0.2)
+        self.assertIsNone(obs.find("lc/plug", lambda m: True, since=since), "state published before the ack")
+        device.send(op="ack", id="dev1", error="")
+        obs.wait_json("lc/plug", lambda s: s["power"] == "OFF", since=since)
         # The JSON form and a select.
         device.received.clear()
         obs.publish("lc/plug/set", json.dumps({"mode": "green"}))
