@@ -6,7 +6,8 @@
 # Environment: FUZZ_BUILD (the build tree, default build-asan; configured here when missing),
 # FUZZ_TARGETS (a space-separated subset, e.g. "miio_codec api_http"), JOBS (build parallelism).
 # While /tmp/localcloud-bench.lock exists (a benchmark is measuring) no target is started; the
-# script waits and checks again before each target. Run it under `nice -n 19` on a shared machine.
+# script waits and checks again before each target (FUZZ_BENCH_LOCK names another file). Run it
+# under `nice -n 19` on a shared machine.
 # New inputs found go to $FUZZ_BUILD/fuzz-scratch/<target>/ (merge the useful ones into
 # tests/fuzz/corpus/<target>/ by hand); a crash leaves crash-* there and fails the script.
 set -euo pipefail
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-1200}"
 runs="${2:-10000000}"
 build="${FUZZ_BUILD:-build-asan}"
-bench_lock=/tmp/localcloud-bench.lock
+bench_lock="${FUZZ_BENCH_LOCK:-/tmp/localcloud-bench.lock}"
 if [ ! -f "$build/build.ninja" ]; then
   ./scripts/install-deps.sh --test
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
