@@ -7,16 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 if [ -z "${LOCALCLOUD_BENCH_NO_INSTALL:-}" ]; then
-  if command -v npm >/dev/null 2>&1 &&
-     ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
-    # Node.js from outside Debian (NodeSource's nodejs carries npm and conflicts with Debian's
-    # npm package): the build dependencies, and the MQTT client the driver needs.
-    scripts/install-deps.sh
-    /usr/bin/python3 -c "import paho.mqtt.client" 2>/dev/null ||
-      { apt-get update && apt-get install -y --no-install-recommends python3-paho-mqtt; }
-  else
-    scripts/install-deps.sh --bench
-  fi
+  scripts/install-deps.sh --bench
 fi
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -DNDEBUG" -DLOCALCLOUD_TESTS=OFF >/dev/null

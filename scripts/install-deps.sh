@@ -5,7 +5,10 @@
 #   scripts/install-deps.sh            build and run (compiler, libraries, mosquitto)
 #   scripts/install-deps.sh --test     also the test tools: clang (ASan/UBSan, libFuzzer),
 #                                      mosquitto clients, Python MQTT/websocket clients
-#   scripts/install-deps.sh --bench    also what the benchmarks use (Node.js for wsload.js, perf)
+#   scripts/install-deps.sh --bench    also what the benchmarks use (Node.js for wsload.js; an
+#                                      existing node + npm, e.g. NodeSource's, is kept: its nodejs
+#                                      conflicts with Debian's npm package). For profiling add
+#                                      linux-perf, valgrind or heaptrack by hand.
 #   scripts/install-deps.sh --runtime  only the shared libraries the built binary needs
 set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -19,7 +22,11 @@ bench="nodejs npm util-linux procps python3 python3-paho-mqtt"
 case "${1:-}" in
   "") packages="$build" ;;
   --test) packages="$build $testing" ;;
-  --bench) packages="$build $bench" ;;
+  --bench)
+    if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+      bench=$(echo "$bench" | sed 's/nodejs npm //')
+    fi
+    packages="$build $bench" ;;
   --runtime) packages="$runtime" ;;
   *) echo "usage: $0 [--test|--bench|--runtime]" >&2; exit 2 ;;
 esac
