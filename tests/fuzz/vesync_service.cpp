@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <ctime>
 #include <cstdlib>
 #include <filesystem>
@@ -119,11 +120,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = world();
   tcp::socket client(w.io);
   boost::system::error_code ec;
-  client.connect(w.service, ec);
+  // libFuzzer's timeout alarm (SIGALRM, every second) can interrupt a blocking connect: start
+  // again on a fresh socket.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    client = tcp::socket(w.io);
+    client.connect(w.service, ec);
+    if (ec != asio::error::interrupted) break;
+  }
   // Thousands of connections a second exhaust the loopback's ephemeral ports (TIME_WAIT):
   // that is the harness's limit, not the server's. Any other failure means the server is gone.
   if (ec == boost::system::errc::address_not_available) return 0;
-  if (ec) std::abort();
+  if (ec) {
+    std::fprintf(stderr, "connect to the service API failed: %s\n", ec.message().c_str());
+    std::abort();
+  }
   // Close with a reset, so that neither side keeps the connection in TIME_WAIT.
   client.set_option(asio::socket_base::linger(true, 0), ec);
   asio::write(client, asio::buffer(data, size), ec);
