@@ -24,6 +24,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import free_port  # noqa: E402  (the same loopback port picker as the tests)
 BUILD = os.path.join(ROOT, "build-release")
 DAEMON = os.path.join(BUILD, "app", "localcloud")
 SIM = os.path.join(BUILD, "app", "localcloud-sim")
@@ -98,24 +100,6 @@ def run_tool(cmd, timeout, cpu=LOAD_CPU):
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err.strip()[-500:]}")
     return out
-
-
-def free_port(udp_too=True):
-    for _ in range(200):
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        tcp.bind(("127.0.0.1", 0))
-        port = tcp.getsockname()[1]
-        try:
-            if udp_too:
-                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                udp.bind(("127.0.0.1", port))
-                udp.close()
-            return port
-        except OSError:
-            continue
-        finally:
-            tcp.close()
-    raise RuntimeError("no free port")
 
 
 def free_udp_range(count):
