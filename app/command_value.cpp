@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/json_limits.h"
+
 namespace lc {
 namespace {
 
-constexpr size_t kMaxCommandPayload = 4096;
+constexpr JsonLimits kCommandLimits{4096, 16};
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -81,19 +83,20 @@ NormalisedValue normalise_command(const Property& property, const nlohmann::json
 }
 
 nlohmann::json plain_payload(std::string_view payload) {
-  if (payload.size() > kMaxCommandPayload) return std::string(payload.substr(0, 0));
-  auto parsed = nlohmann::json::parse(payload, nullptr, false);
+  if (payload.size() > kCommandLimits.max_bytes) return std::string(payload.substr(0, 0));
+  auto parsed = parse_json_bounded(payload, kCommandLimits);
   if (!parsed.is_discarded() && !parsed.is_object() && !parsed.is_array() && !parsed.is_null()) return parsed;
   return std::string(payload);
 }
 
 SetRequest parse_set_payload(std::string_view payload) {
   SetRequest request;
-  if (payload.size() > kMaxCommandPayload) {
-    request.error = "payload too large";
+  JsonRefusal refusal = JsonRefusal::none;
+  auto parsed = parse_json_bounded(payload, kCommandLimits, &refusal);
+  if (refusal == JsonRefusal::too_large || refusal == JsonRefusal::too_deep) {
+    request.error = refusal == JsonRefusal::too_large ? "payload too large" : "payload nested too deep";
     return request;
   }
-  auto parsed = nlohmann::json::parse(payload, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object()) {
     request.error = "payload is not a JSON object (use <key>/set/<property> for plain values)";
     return request;

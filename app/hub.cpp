@@ -6,6 +6,7 @@
 #include "app/command_value.h"
 #include "app/mqtt/topics.h"
 #include "core/durable_store.h"
+#include "core/json_limits.h"
 
 namespace lc {
 
@@ -20,6 +21,9 @@ constexpr auto kSyncWindow = std::chrono::milliseconds(3000);  // then <base>/+ 
 constexpr size_t kMaxRetainedRemembered = 20000;
 constexpr size_t kMaxRefusedLogged = 100;
 constexpr const char* kDatabaseName = "devices.json";
+// Requests are small objects; a retained state is a flat object of a device's properties.
+constexpr JsonLimits kRequestLimits{4096, 16};
+constexpr JsonLimits kRetainedStateLimits{16384, 4};
 
 bool valid_device_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -59,6 +63,15 @@ Property property_from_json(const json& j) {
   p.attributes = j.value("attributes", false);
   p.hidden = j.value("hidden", false);
   return p;
+}
+
+// What a bridge may read from a retained state: its top-level numbers (energy's floor), as a
+// flat object, so that nothing else the broker holds is trusted or copied.
+json retained_numbers(const json& state) {
+  json numbers = json::object();
+  for (const auto& [name, value] : state.items())
+    if (value.is_number()) numbers[name] = value;
+  return numbers;
 }
 
 bool same_properties(const std::vector<Property>& a, const std::vector<Property>& b) {
@@ -531,13 +544,18 @@ void HubService::on_message(const std::string& topic, const std::string& payload
   if (!incoming) return;
   using Kind = topics::Incoming::Kind;
   if (incoming->kind == Kind::state) {
-    if (!retained) return;  // our own state coming back during the sync window
-    auto parsed = json::parse(payload, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object()) return;
+    if (!retained || payload.empty()) return;  // our own state coming back during the sync window
+    JsonRefusal refusal = JsonRefusal::none;
+    const auto parsed = parse_json_bounded(payload, kRetainedStateLimits, &refusal);
+    if (refusal != JsonRefusal::none || !parsed.is_object()) {
+      drop_message(refusal == JsonRefusal::none ? "not_an_object" : refusal_reason(refusal), topic);
+      return;
+    }
+    json numbers = retained_numbers(parsed);
     if (Record* record = find_by_key(incoming->key)) {
-      if (record->port->bridge) record->port->bridge->retained_state(record->info.id, parsed);
+      if (record->port->bridge) record->port->bridge->retained_state(record->info.id, numbers);
     } else if (retained_by_key_.size() < kMaxRetainedRemembered) {
-      retained_by_key_[incoming->key] = std::move(parsed);
+      retained_by_key_[incoming->key] = std::move(numbers);
     }
     return;
   }
@@ -583,6 +601,18 @@ void HubService::on_message(const std::string& topic, const std::string& payload
   }
 }
 
+// A message from the broker refused before use: counted by reason, logged at info the first
+// time per reason and at debug after that.
+void HubService::drop_message(const char* reason, const std::string& topic) {
+  metrics_.counter("localcloud_mqtt_messages_dropped_total", "MQTT messages refused before use, by reason",
+                   {{"reason", reason}})
+      .inc();
+  if (drop_reasons_logged_.insert(reason).second)
+    log_.info("dropped a message on ", topic_for_log(topic), ": ", reason, " (further drops are logged at debug)");
+  else
+    log_.debug("dropped a message on ", topic_for_log(topic), ": ", reason);
+}
+
 void HubService::handle_set(Record& record, const std::string& property, const json& value) {
   const std::string key = record.key;
   Port& port = *record.port;
@@ -612,12 +642,19 @@ void HubService::handle_set(Record& record, const std::string& property, const j
 }
 
 void HubService::handle_request(const std::string& name, const std::string& payload) {
-  auto parsed = json::parse(payload, nullptr, false);
+  JsonRefusal refusal = JsonRefusal::none;
+  auto parsed = parse_json_bounded(payload, kRequestLimits, &refusal);
   json transaction = parsed.is_object() && parsed.contains("transaction") ? parsed["transaction"] : json();
   auto respond = [&](json response) {
     if (!transaction.is_null()) response["transaction"] = transaction;
     publish(base_ + "/bridge/response/" + name, response.dump(), false);
   };
+  if (refusal == JsonRefusal::too_large || refusal == JsonRefusal::too_deep) {
+    drop_message(refusal_reason(refusal), base_ + "/bridge/request/" + name);
+    respond({{"status", "error"},
+             {"error", refusal == JsonRefusal::too_large ? "request larger than 4096 bytes" : "request nested too deep"}});
+    return;
+  }
   if (name == "remove") {
     std::string key;
     if (parsed.is_object() && parsed.contains("device") && parsed["device"].is_string())

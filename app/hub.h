@@ -78,6 +78,7 @@ class HubService {
   // Commands and requests
   void handle_set(Record& record, const std::string& property, const nlohmann::json& value);
   void handle_request(const std::string& name, const std::string& payload);
+  void drop_message(const char* reason, const std::string& topic);
   void remove_device(const std::string& key);
 
   // Registry
@@ -118,6 +119,7 @@ class HubService {
   Counter& commands_ok_;
   Counter& commands_failed_;
   Counter& unknown_refused_;
+  std::set<std::string, std::less<>> drop_reasons_logged_;
   bool stopping_ = false;
 };
 

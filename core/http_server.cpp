@@ -18,12 +18,13 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
+constexpr size_t kMaxBodyBytes = 1024;
 
 using Parser = http::request_parser<http::string_body>;
 
 void limit(Parser& parser) {
   parser.header_limit(HttpServer::kMaxRequestBytes);
-  parser.body_limit(1024);
+  parser.body_limit(kMaxBodyBytes);
 }
 
 HttpRequest to_request(const http::request<http::string_body>& message) {
@@ -154,7 +155,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   }
 
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_{1024};
+  beast::flat_buffer buffer_{HttpServer::kMaxRequestBytes + kMaxBodyBytes};
   Parser parser_;
   http::response<http::string_body> response_;
   const HttpHandler& handler_;

@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include <boost/asio/post.hpp>
+
 #include "bridges/miio/trace.h"
 
 namespace lc::miio {
@@ -113,6 +115,16 @@ void LocalClient::stop() {
 }
 
 void LocalClient::request(std::string method, Json params, Done done) {
+  if (queue_.size() >= options_.max_queued) {
+    stats_.dropped("queue_full").inc();
+    Reply reply;
+    reply.message = "too many requests waiting for the device (it does not answer)";
+    asio::post(socket_.get_executor(), [this, alive = std::weak_ptr<char>(alive_), done = std::move(done),
+                                        reply = std::move(reply)]() mutable {
+      if (!alive.expired() && !stopped_) done(std::move(reply));
+    });
+    return;
+  }
   queue_.push_back(Job{false, std::move(method), std::move(params), std::move(done)});
   if (!opened_ && !stopped_) start();
   pump();

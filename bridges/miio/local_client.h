@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -28,6 +29,9 @@ struct ClientOptions {
   // A handshake older than this is renewed before the next request (Valetudo/aholstenson: 120 s).
   std::chrono::seconds handshake_max_age{120};
   uint32_t first_id = 0;  // 0: a random start, so that a restart does not repeat recent ids
+  // Requests waiting (the one in flight included); more are failed at once, so a device that
+  // never answers cannot collect hours of retries in front of later commands.
+  size_t max_queued = 8;
 };
 
 struct Reply {
@@ -63,6 +67,8 @@ class LocalClient {
   // Closes the socket; queued callbacks are dropped without being called.
   void stop();
 
+  // `done` is called exactly once, never from within this call: at once with "failed" when
+  // max_queued requests are already waiting.
   void request(std::string method, Json params, Done done);
   // A handshake only (to learn the device id); done gets ok or timeout.
   void handshake(Done done);
@@ -128,6 +134,7 @@ class LocalClient {
 
   bool suspect_reported_ = false;
   bool token_proven_ = false;  // an encrypted reply verified with our token
+  std::shared_ptr<char> alive_ = std::make_shared<char>();  // for handlers posted by this client
 };
 
 }  // namespace lc::miio

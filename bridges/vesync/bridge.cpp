@@ -23,6 +23,8 @@ namespace {
 constexpr size_t kMaxPendingCommands = 8;
 constexpr size_t kMaxPowerWaiters = 8;
 constexpr size_t kMaxBlockedLogged = 32;
+// A retained energy total beyond this (kMaxPlausibleWatts for 285 years) is not a real counter.
+constexpr double kMaxEnergyKwh = 1e7;
 constexpr const char* kEnergyRecordPrefix = "vesync-energy-";
 
 std::string peer_host(const std::string& peer) {
@@ -956,6 +958,7 @@ void VesyncBridge::retained_state(std::string_view id, const Json& state) {
   auto energy = state.find("energy");
   if (energy == state.end() || !energy->is_number()) return;
   const double retained = energy->get<double>();
+  if (!std::isfinite(retained) || retained < 0 || retained > kMaxEnergyKwh) return;
   Device& device = *it->second;
   if (retained > device.energy_kwh) {
     log_.info(who(device), ": energy counter raised to the retained ", retained, " kWh (stored: ", device.energy_kwh,

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/json_limits.h"
+
 namespace lc::vesync {
 
 namespace {
@@ -407,10 +409,13 @@ Decoded decode(std::string_view text) {
     out.detail = "frame of " + std::to_string(text.size()) + " bytes";
     return out;
   }
-  Members object = Members::parse(text, nullptr, /*allow_exceptions=*/false);
+  JsonRefusal refusal = JsonRefusal::none;
+  Members object = parse_json_bounded<Members>(text, {kMaxFrameBytes, kMaxJsonDepth}, &refusal);
   if (object.is_discarded() || !object.is_object()) {
     out.error = DecodeError::bad_json;
-    out.detail = object.is_discarded() ? "not JSON" : "not a JSON object";
+    out.detail = refusal == JsonRefusal::too_deep ? "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"
+                 : object.is_discarded()         ? "not JSON"
+                                                 : "not a JSON object";
     return out;
   }
   auto uri = object.find("uri");

@@ -40,6 +40,8 @@ using Members = nlohmann::ordered_json;
 
 // Frames larger than this are refused before parsing (the device sends < 400 bytes).
 inline constexpr std::size_t kMaxFrameBytes = 4096;
+// and so are frames nested deeper than this (the device's are 2 levels deep).
+inline constexpr int kMaxJsonDepth = 16;
 
 enum class Relay { open, break_ };  // "open" = ON (power flows), "break" = OFF (§4.1)
 std::string_view relay_text(Relay relay);

@@ -3,7 +3,14 @@
 // <key>/get, bridge/request/remove and other requests, Home Assistant's status topic), with
 // a fake MQTT link and a fake bridge holding three devices (a switch, a select, a number and a
 // hidden raw property). Input: one flags byte (bit 0 retained, bit 1 the bridge fails the
-// command), the topic, a NUL byte, the payload. Removed devices come back for the next input.
+// command, bit 2 the payload is expanded, bit 3 a device "late" registers after the message,
+// so that a retained state remembered for its key is handed over), the topic, a NUL byte, the
+// payload. An expanded payload is <count: 2 bytes, big-endian> <head> NUL <open> NUL <middle> NUL
+// <close> NUL <tail>, and stands for <head>, `count` copies of <open>, <middle>, `count` copies
+// of <close>, <tail>: libFuzzer's inputs stay small (-max_len),
+// yet it reaches payloads of 100 KB and more, such as a JSON nested 50,000 deep (the request
+// that crashed the daemon before the Hub bounded what it parses). Removed devices come back
+// for the next input.
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -102,6 +109,25 @@ struct World {
   }
 };
 
+std::string expand(std::string_view packed) {
+  if (packed.size() < 2) return std::string(packed);
+  const size_t count = static_cast<size_t>(static_cast<uint8_t>(packed[0])) << 8 | static_cast<uint8_t>(packed[1]);
+  packed.remove_prefix(2);
+  auto next_part = [&packed] {
+    const auto split = packed.find('\0');
+    const std::string_view part = packed.substr(0, split);
+    packed = split == std::string_view::npos ? std::string_view() : packed.substr(split + 1);
+    return part;
+  };
+  const std::string_view head = next_part(), open = next_part(), middle = next_part(), close = next_part();
+  std::string out(head);
+  for (size_t i = 0; i < count && out.size() < (1 << 20); ++i) out.append(open);
+  out.append(middle);
+  for (size_t i = 0; i < count && out.size() < (2 << 20); ++i) out.append(close);
+  out.append(packed);
+  return out;
+}
+
 World& world() {
   static World* instance = new World();  // never destroyed: the fuzzer exits without cleanup
   return *instance;
@@ -116,11 +142,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   const auto split = input.find('\0');
   const std::string topic(input.substr(0, split));
-  const std::string payload(split == std::string_view::npos ? std::string_view() : input.substr(split + 1));
+  std::string payload(split == std::string_view::npos ? std::string_view() : input.substr(split + 1));
+  if ((data[0] & 4) != 0) payload = expand(payload);
   w.bridge.fail = (data[0] & 2) != 0;
   w.link.input_holds_secret = input.find("s3cr3t-pw") != std::string_view::npos;
   w.link.handlers.message(topic, payload, (data[0] & 1) != 0);
   w.io.poll();
   w.io.restart();
+  if ((data[0] & 8) != 0) {
+    w.port->device_seen(device("late", "", true));
+    w.io.poll();
+    w.io.restart();
+    w.link.handlers.message("lc/bridge/request/remove", R"({"device":"fake_late"})", false);
+    w.io.poll();
+    w.io.restart();
+  }
   return 0;
 }

@@ -12,7 +12,14 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <thread>
+
 #include "core/durable_store.h"
+#include "core/http_server.h"
+#include "core/metrics.h"
 #include "core/net.h"
 
 using namespace lc;
@@ -134,4 +141,33 @@ TEST_CASE("a listener at its cap says so once, not once per refused connection")
     CHECK(line.find("[vesync] websocket server: connection cap of 32 reached (open files limit") != std::string::npos);
   }
   CHECK(count == 1);
+}
+
+TEST_CASE("the HTTP server takes request heads up to its 8 KB limit and answers 431 beyond") {
+  // Issue 15 part 0: the read buffer held 1 KB, so any head over about 1 KB got 400.
+  boost::asio::io_context io;
+  Metrics metrics;
+  HttpServer server(io, "test", [](const HttpRequest& r) { return HttpResponse{200, "text/plain", r.target}; }, metrics);
+  server.start({"127.0.0.1", 0});
+  const auto port = static_cast<uint16_t>(std::stoi(server.address().substr(server.address().rfind(':') + 1)));
+  auto work = boost::asio::make_work_guard(io);
+  std::thread serving([&] { io.run(); });
+  auto status_of = [&](size_t header_bytes) {
+    const std::string request = "GET /x HTTP/1.1\r\nHost: a\r\nX-Pad: " + std::string(header_bytes, 'p') + "\r\n\r\n";
+    boost::asio::io_context client_io;
+    boost::asio::ip::tcp::socket socket(client_io);
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    boost::system::error_code ec;
+    boost::asio::write(socket, boost::asio::buffer(request), ec);
+    std::string answer;
+    std::array<char, 1024> buffer{};
+    for (size_t n; (n = socket.read_some(boost::asio::buffer(buffer), ec)) > 0 && !ec;) answer.append(buffer.data(), n);
+    return answer.size() >= 12 ? answer.substr(9, 3) : answer;
+  };
+  CHECK(status_of(2000) == "200");
+  CHECK(status_of(7000) == "200");
+  CHECK(status_of(9000) == "431");
+  boost::asio::post(io, [&] { server.stop(); });
+  work.reset();
+  serving.join();
 }

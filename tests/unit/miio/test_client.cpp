@@ -213,3 +213,23 @@ TEST_CASE("requests are sent one at a time, in order") {
   CHECK(done == std::vector<int>{0, 1, 2, 3, 4});
   CHECK(f.device.methods() == std::vector<std::string>{"m0", "m1", "m2", "m3", "m4"});
 }
+
+TEST_CASE("a device that never answers: at most max_queued requests wait, the rest fail at once") {
+  // Issue 15 part 0: 100,000 commands to such a device queued 23 days of retries.
+  Fixture f;
+  f.device.silent = true;
+  std::vector<Reply> replies;
+  for (int i = 0; i < 100; ++i) f.client->request("set_power", {"on"}, [&](Reply r) { replies.push_back(std::move(r)); });
+  CHECK(replies.empty());  // never from within request()
+  CHECK(f.client->queued() == ClientOptions{}.max_queued);
+  run_until(f.io, [&] { return replies.size() >= 92; }, 1000ms);
+  REQUIRE(replies.size() == 92);
+  for (const auto& reply : replies) CHECK(reply.status == Reply::Status::failed);
+  CHECK(f.stats.dropped("queue_full").value() == 92);
+  // Destroying the client with refusals still posted calls none of them.
+  size_t late = 0;
+  for (int i = 0; i < 20; ++i) f.client->request("set_power", {"on"}, [&](Reply) { ++late; });
+  f.client.reset();
+  f.io.poll();
+  CHECK(late == 0);
+}
