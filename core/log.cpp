@@ -71,17 +71,6 @@ std::string mask_id(std::string_view id) {
   return tag;
 }
 
-std::string hex(std::span<const uint8_t> bytes) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (uint8_t b : bytes) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
-}
-
 void write_log_line(Level level, std::string_view component, std::string_view text) {
   using namespace std::chrono;
   const auto now = system_clock::now();

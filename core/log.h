@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/hex.h"
+
 namespace lc {
 
 enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
@@ -25,9 +27,6 @@ bool mask_ids();
 // The device id as it may appear in a log line: the id itself, or with mask_ids a short
 // tag derived from it with a per-process salt ("id#3f9c1a"), stable for the process's life.
 std::string mask_id(std::string_view id);
-
-// Lower-case hex of bytes, no separators.
-std::string hex(std::span<const uint8_t> bytes);
 
 void write_log_line(Level level, std::string_view component, std::string_view text);
 
