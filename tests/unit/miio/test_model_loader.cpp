@@ -70,7 +70,7 @@ const std::string kAddress = "        siid: 2\n        piid: 1\n";
 TEST_CASE("every shipped definition loads") {
   for (const auto& d : shipped_diagnostics()) MESSAGE(d.text());
   CHECK(shipped_diagnostics().empty());
-  CHECK(shipped_files().size() == 1);
+  CHECK(shipped_files().size() >= 2);
   size_t legacy = 0, miot = 0;
   std::set<std::string> names;
   for (const auto& model : shipped_models()) {
@@ -94,9 +94,37 @@ TEST_CASE("every shipped definition loads") {
     }
   }
   CHECK(legacy == 10);
-  CHECK(miot == 0);
-  for (const char* model : {"qmi.powerstrip.v1", "zimi.powerstrip.v2", "chuangmi.plug.v3"})
+  CHECK(miot >= 10);
+  for (const char* model : {"chuangmi.plug.212a01", "cuco.plug.v2eur", "cuco.plug.cp1", "cuco.plug.v3", "cuco.plug.cp2",
+                            "cuco.plug.cp5", "qmi.powerstrip.v1", "zimi.powerstrip.v2"})
     CHECK_MESSAGE(find_shipped_model(model) != nullptr, model);
+}
+
+TEST_CASE("the ids the issue names are the ones shipped") {
+  const ModelDef& plug2 = *find_shipped_model("chuangmi.plug.212a01");
+  auto at = [](const ModelDef& m, const char* key) {
+    const PropDef* p = find_prop(m, key);
+    REQUIRE_MESSAGE(p != nullptr, key);
+    return std::pair(p->siid, p->piid);
+  };
+  CHECK(at(plug2, "power") == std::pair(2, 1));
+  CHECK(at(plug2, "temperature") == std::pair(2, 6));
+  CHECK(at(plug2, "energy") == std::pair(5, 1));
+  CHECK(at(plug2, "current") == std::pair(5, 2));
+  CHECK(at(plug2, "voltage") == std::pair(5, 3));
+  CHECK(at(plug2, "load_power") == std::pair(5, 6));
+  CHECK(find_prop(plug2, "load_power")->scale == 0.01);
+  const ModelDef& eu = *find_shipped_model("cuco.plug.v2eur");
+  CHECK(at(eu, "power") == std::pair(2, 1));
+  CHECK(at(eu, "energy") == std::pair(11, 1));
+  CHECK(at(eu, "load_power") == std::pair(11, 2));
+  CHECK(at(eu, "indicator_light") == std::pair(13, 1));
+  const PropDef* toggle = find_prop(*find_shipped_model("cuco.plug.cp1"), "toggle");
+  REQUIRE(toggle != nullptr);
+  CHECK(toggle->kind == Kind::button);
+  CHECK(std::pair(toggle->siid, toggle->aiid) == std::pair(2, 1));
+  CHECK(toggle->property.hidden);
+  CHECK(toggle->property.writable);
 }
 
 TEST_CASE("a user definition in the PRODUCT.md shape loads") {
