@@ -32,7 +32,7 @@ fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 check() {  # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
   local what=$1
   shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
+  if "$@"; then pass "$what"; else fail "$what"; return 1; fi
 }
 finish() {
   echo "== container tests done in $((SECONDS - started)) s"
@@ -44,7 +44,7 @@ finish() {
 ./scripts/install-deps.sh --container || { fail "install-deps.sh --container"; finish; }
 
 work=$(mktemp -d /tmp/lc-container.XXXXXX)
-tag="lcct$$"
+tag="lcct$$-"  # prefix of every container, volume and network made here
 # Settings for this script's podman runs only, not for the image: Debian's runc (crun refuses
 # hybrid cgroup layouts), and open-files/process limits within this machine's hard limits
 # (podman's defaults exceed them and containers fail to start).
@@ -56,9 +56,10 @@ runtime = "runc"
 EOF
 export CONTAINERS_CONF="$work/containers.conf"
 limits=(--ulimit nofile=4096:20000 --ulimit nproc=1024:1024)
-sims=()
+devices_pid=""
 cleanup() {
-  for pid in "${sims[@]}"; do kill "$pid" 2>/dev/null; done
+  # the device checks run in a process group of their own, with their simulators
+  [ -n "$devices_pid" ] && kill -- -"$devices_pid" 2>/dev/null
   podman ps -a --format '{{.Names}}' | grep "^$tag" | xargs -r podman rm -f -t 0 >/dev/null 2>&1
   podman volume ls --format '{{.Name}}' | grep "^$tag" | xargs -r podman volume rm -f >/dev/null 2>&1
   podman network ls --format '{{.Name}}' | grep "^$tag" | xargs -r podman network rm -f >/dev/null 2>&1
@@ -183,9 +184,9 @@ check "localcloud --version in the image: $version" sh -c "echo '$version' | gre
 check "check-config of the shipped docker/localcloud.yaml in the image" \
   podman run --rm --no-healthcheck --read-only "$image" check-config
 read -r api_port <<<"$(free_ports 1)"
-podman volume create "$tag-alone-data" >/dev/null
-alone="$tag-alone"
-podman run -d --name "$alone" --read-only -v "$tag-alone-data:/data" \
+podman volume create "${tag}alone-data" >/dev/null
+alone="${tag}alone"
+podman run -d --name "$alone" --read-only -v "${tag}alone-data:/data" \
   -v "$root/docker/localcloud.yaml:/config/localcloud.yaml:ro" -p "127.0.0.1:$api_port:8080" "$image" >/dev/null 2>>"$work/podman.log"
 # Without systemd, podman schedules no health checks (it logs an error at each start and stop):
 # they run on demand, with podman healthcheck run.
@@ -251,7 +252,7 @@ check "the daemon runs as uid 10001 on a read-only root" \
 LOCALCLOUD_SIM="$sim_build/app/localcloud-sim" MQTT_PORT=$mqtt_port MIIO_PORT=$miio_port \
   VESYNC_PORT=$vesync_port TIMEGUARD_PORT=$timeguard_port GATEWAY=$gateway \
   MIIO_DEVICE_PORT=$miio_device_port MIIO_DID=$miio_did MIIO_TOKEN=$miio_token LC_CONTAINER=$lc \
-  /usr/bin/python3 - >"$work/devices.out" 2>"$work/devices.err" <<'EOF' &
+  setsid /usr/bin/python3 - >"$work/devices.out" 2>"$work/devices.err" <<'EOF' &
 """(b) with the compose pair up: the simulated devices, MQTT and the restarts."""
 import json, os, subprocess, sys, time
 sys.path.insert(0, "tests/integration")
@@ -365,8 +366,9 @@ for sim in sims.values():
 obs.close()
 print("DONE", flush=True)
 EOF
-sims+=($!)
-wait "${sims[-1]}"
+devices_pid=$!
+wait "$devices_pid"
+devices_pid=""
 grep -v "^DONE" "$work/devices.out"
 passed=$((passed + $(grep -c '^PASS' "$work/devices.out")))
 failed=$((failed + $(grep -c '^FAIL' "$work/devices.out")))
