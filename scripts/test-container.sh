@@ -12,8 +12,10 @@
 #       counter kept in data_dir across a stop and start, `offline` within 10 s of podman stop.
 # Installs podman and friends when missing (install-deps.sh --container). Nothing can be
 # pulled, so it makes the two base images once and keeps them: debian:bookworm-slim with
-# debootstrap, eclipse-mosquitto:2 from Debian's mosquitto. Everything else it creates is
-# removed on exit. Everything is published on 127.0.0.1, on free ports.
+# debootstrap, eclipse-mosquitto:2 from Debian's mosquitto. It keeps the image it built and
+# its build stage (tagged LOCALCLOUD_IMAGE and LOCALCLOUD_IMAGE-build: the next build's cache)
+# and removes the previous run's; containers, volumes and networks are removed on exit.
+# Everything is published on 127.0.0.1, on free ports.
 #   scripts/test-container.sh            (also: scripts/test-extended.sh container)
 # LOCALCLOUD_IMAGE (localhost/localcloud:container-test), SIM_BUILD (build: the host build tree
 # for localcloud-sim), JOBS (2), DEBIAN_MIRROR (http://deb.debian.org/debian).
@@ -157,16 +159,24 @@ check "localcloud-sim built on the host ($sim_build/app/localcloud-sim)" test -x
 
 # ---- build ---------------------------------------------------------------------------------
 echo "== podman build -f docker/Dockerfile -t $image . (JOBS=$jobs)"
+image_ids() { podman image inspect -f '{{.Id}}' "$image" "$image-build" 2>/dev/null; }
+old_ids=$(image_ids)
 build_started=$SECONDS
 # --format docker: the OCI format has no HEALTHCHECK and podman would drop it.
-if podman build --pull=never --format docker "${limits[@]}" --build-arg JOBS="$jobs" \
-  -f docker/Dockerfile -t "$image" . >"$work/build.log" 2>&1; then
+build() { podman build --pull=never --format docker "${limits[@]}" --build-arg JOBS="$jobs" -f docker/Dockerfile "$@" .; }
+if build -t "$image" >"$work/build.log" 2>&1; then
   pass "image built in $((SECONDS - build_started)) s"
 else
   tail -40 "$work/build.log"
   fail "podman build -f docker/Dockerfile"
   finish
 fi
+# The build stage stays tagged as the next build's cache; the previous run's images are removed.
+build --target build -t "$image-build" >>"$work/build.log" 2>&1
+new_ids=$(image_ids | tr "\n" " ")
+for id in $old_ids; do
+  case " $new_ids " in *" $id "*) ;; *) podman rmi "$id" >/dev/null 2>&1 ;; esac
+done
 size=$(podman image inspect -f '{{.Size}}' "$image")
 base_size=$(podman image inspect -f '{{.Size}}' debian:bookworm-slim)
 echo "== image $image: $((size / 1000000)) MB, $(((size - base_size) / 1000000)) MB on top of debian:bookworm-slim ($((base_size / 1000000)) MB)"
