@@ -10,8 +10,8 @@
 #   fuzz  scripts/fuzz.sh FUZZ_SECONDS FUZZ_RUNS (1200 s or 10,000,000 executions per target)
 #         in build-asan/, under nice -n 19
 #   container  scripts/test-container.sh: the image built with podman and run alone and with
-#         docker/compose.yaml beside mosquitto, simulated devices switched through it (~10 min;
-#         the first run also installs podman and makes the base images)
+#         docker/compose.yaml beside mosquitto, simulated devices switched through it (3-8 min
+#         after a source change; 14 min when it must install podman and make the base images)
 #   scripts/test-extended.sh [tsan] [soak] [fuzz] [container]   (no argument: all four, in that order)
 # Build trees: TSAN_BUILD (build-tsan), SOAK_BUILD (build), FUZZ_BUILD (build-asan); JOBS (2).
 set -euo pipefail
