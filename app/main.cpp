@@ -1,11 +1,13 @@
 // localcloud [run] [--config FILE] [--log-level debug|info|warn|error]
 // localcloud check-config [--config FILE]
+// localcloud healthcheck [--config FILE]
 // localcloud --version
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
 
+#include "app/healthcheck.h"
 #include "app/service.h"
 #include "config/config.h"
 #include "core/log.h"
@@ -15,6 +17,7 @@ namespace {
 const char* const kUsage =
     "usage: localcloud [run] [--config FILE] [--log-level debug|info|warn|error]\n"
     "       localcloud check-config [--config FILE]\n"
+    "       localcloud healthcheck [--config FILE]   (GET /healthz on api.listen: exit 0 on 200)\n"
     "       localcloud --version\n"
     "The config file defaults to $LOCALCLOUD_CONFIG, else config/localcloud.yaml.\n";
 
@@ -47,7 +50,7 @@ int main(int argc, char** argv) {
       level_override = argv[i];
     } else if (arg.rfind("--log-level=", 0) == 0) {
       level_override = arg.substr(12);
-    } else if (i == 1 && (arg == "run" || arg == "check-config")) {
+    } else if (i == 1 && (arg == "run" || arg == "check-config" || arg == "healthcheck")) {
       command = arg;
     } else {
       return usage_error("unknown argument '" + arg + "'");
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
     std::cout << lc::config::summary(loaded.config) << "\n";
     return 0;
   }
+  if (command == "healthcheck") return lc::run_healthcheck(loaded.config);
 
   const auto& config = loaded.config;
   lc::log_settings::configure(level_override.empty() ? config.log.level : level_from_flag, config.log.trace,

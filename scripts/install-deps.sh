@@ -9,6 +9,9 @@
 #                                      existing node + npm, e.g. NodeSource's, is kept: its nodejs
 #                                      conflicts with Debian's npm package). For profiling add
 #                                      linux-perf, valgrind or heaptrack by hand.
+#   scripts/install-deps.sh --container  --test and podman, buildah, podman-compose, runc (the
+#                                      runtime it uses), debootstrap, the CNI name resolution
+#                                      compose service names need: scripts/test-container.sh
 #   scripts/install-deps.sh --runtime  only the shared libraries the built binary needs
 set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -19,6 +22,8 @@ runtime="libpaho-mqttpp3-1 libpaho-mqtt1.3 libyaml-cpp0.7 libssl3 ca-certificate
 testing="mosquitto-clients clang libclang-rt-dev python3 python3-paho-mqtt python3-websocket
   procps iproute2 rsync"
 bench="nodejs npm util-linux procps python3 python3-paho-mqtt"
+container="podman buildah podman-compose runc debootstrap golang-github-containernetworking-plugin-dnsname
+  file"
 case "${1:-}" in
   "") packages="$build" ;;
   --test) packages="$build $testing" ;;
@@ -27,8 +32,9 @@ case "${1:-}" in
       bench=$(echo "$bench" | sed 's/nodejs npm //')
     fi
     packages="$build $bench" ;;
+  --container) packages="$build $testing $container" ;;
   --runtime) packages="$runtime" ;;
-  *) echo "usage: $0 [--test|--bench|--runtime]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--test|--bench|--container|--runtime]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $packages; do

@@ -9,11 +9,14 @@
 #         (30) against the plain build (build/); RSS and descriptors printed every minute
 #   fuzz  scripts/fuzz.sh FUZZ_SECONDS FUZZ_RUNS (1200 s or 10,000,000 executions per target)
 #         in build-asan/, under nice -n 19
-#   scripts/test-extended.sh [tsan] [soak] [fuzz]      (no argument: all three, in that order)
+#   container  scripts/test-container.sh: the image built with podman and run alone and with
+#         docker/compose.yaml beside mosquitto, simulated devices switched through it (3-8 min
+#         after a source change; 14 min when it must install podman and make the base images)
+#   scripts/test-extended.sh [tsan] [soak] [fuzz] [container]   (no argument: all four, in that order)
 # Build trees: TSAN_BUILD (build-tsan), SOAK_BUILD (build), FUZZ_BUILD (build-asan); JOBS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps="${*:-tsan soak fuzz}"
+steps="${*:-tsan soak fuzz container}"
 jobs="${JOBS:-2}"
 started=$SECONDS
 failed=""
@@ -76,7 +79,8 @@ for step in $steps; do
     tsan) run_tsan || failed="$failed tsan" ;;
     soak) run_soak || failed="$failed soak" ;;
     fuzz) run_fuzz || failed="$failed fuzz" ;;
-    *) echo "usage: $0 [tsan] [soak] [fuzz]" >&2; exit 2 ;;
+    container) JOBS="$jobs" SIM_BUILD="${SOAK_BUILD:-build}" ./scripts/test-container.sh || failed="$failed container" ;;
+    *) echo "usage: $0 [tsan] [soak] [fuzz] [container]" >&2; exit 2 ;;
   esac
 done
 if [ -n "$failed" ]; then

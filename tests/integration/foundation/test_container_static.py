@@ -1,6 +1,6 @@
-"""The container files, checked statically: no Docker engine runs on the test machines.
-Non-root user, the shared install script in both stages, the ports, the data volume, a
-read-only root filesystem in compose, the config path."""
+"""The container files, checked statically (scripts/test-container.sh builds and runs them
+with podman). Non-root user, the shared install script in both stages, the ports, the data
+volume, a read-only root filesystem in compose, the config path, the health checks."""
 import os
 import re
 import unittest
@@ -39,15 +39,22 @@ class ContainerTest(unittest.TestCase):
         self.assertRegex(self.dockerfile, r'VOLUME \["/data"\]')
         self.assertRegex(self.dockerfile, r"ARG JOBS")
         self.assertIn("data_dir: /data", read("docker/localcloud.yaml"))
+        self.assertIn("install -d -m 0700 -o localcloud -g localcloud /data", self.stages[1])
+        self.assertRegex(self.stages[1], r'HEALTHCHECK .*CMD \["/usr/local/bin/localcloud", "healthcheck"\]')
 
     def test_compose_read_only_with_data_volume(self):
         service = self.compose[self.compose.index("  localcloud:"):]
         self.assertRegex(service, r"read_only:\s*true")
         self.assertRegex(service, r"-\s*\S+:/data\b")
         self.assertIn(":/config/localcloud.yaml:ro", service)
-        for port in ("8053:8053/udp", "8053:8053/tcp", "17273:17273/tcp", "9997:9997/udp"):
+        # "${VAR:-HOST_PORT}:PORT": published on every address by default, the API on loopback only
+        for port in ("8053}:8053/udp", "8053}:8053/tcp", "17273}:17273/tcp", "9997}:9997/udp",
+                     ":-127.0.0.1:8080}:8080/tcp"):
             self.assertIn(port, service)
-        self.assertIn("eclipse-mosquitto", self.compose)
+        self.assertRegex(service, r"depends_on:\s*mosquitto:\s*condition: service_healthy")
+        self.assertIn('test: ["CMD", "/usr/local/bin/localcloud", "healthcheck"]', service)
+        self.assertIn("eclipse-mosquitto:2", self.compose)
+        self.assertIn("mosquitto_sub -t '$$SYS/#'", self.compose)
 
 
 if __name__ == "__main__":
