@@ -19,6 +19,7 @@ struct Property {
   bool writable = false;            // true: command_topic, and the Hub routes /set to the bridge
   bool main = false;                // the device's main feature: entity named after the device
   bool diagnostic = false;          // entity_category: diagnostic
+  bool enabled_by_default = true;   // false for chatty diagnostics (an uptime, an RSSI)
   std::string device_class;         // Home Assistant device_class ("power", "outlet", ...)
   std::string unit;                 // unit_of_measurement ("W", "V", "kWh", ...)
   std::string state_class;          // "measurement", "total_increasing", ...

@@ -60,6 +60,7 @@ std::vector<Message> build(const Options& options, const std::string& bridge, co
     if (!property.icon.empty()) config["icon"] = property.icon;
     if (property.precision >= 0) config["suggested_display_precision"] = property.precision;
     if (property.diagnostic) config["entity_category"] = "diagnostic";
+    if (!property.enabled_by_default) config["enabled_by_default"] = false;
     if (property.attributes) config["json_attributes_topic"] = state_topic + "/attributes";
     switch (property.component) {
       case Component::switch_:
