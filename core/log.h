@@ -2,7 +2,9 @@
 // Bridges log through a Logger named after themselves; device ids go through mask_id().
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <sstream>
 #include <string>
@@ -20,6 +22,7 @@ std::string_view level_name(Level level);
 namespace log_settings {
 void configure(Level level, bool trace, bool mask_ids);
 Level level();
+Level lowest();  // the lower of level() and the observers' thresholds
 bool trace();
 bool mask_ids();
 }  // namespace log_settings
@@ -28,13 +31,34 @@ bool mask_ids();
 // tag derived from it with a per-process salt ("id#3f9c1a"), stable for the process's life.
 std::string mask_id(std::string_view id);
 
-void write_log_line(Level level, std::string_view component, std::string_view text);
+void write_log_line(Level level, std::string_view component, std::string_view text, bool trace = false);
+
+// A log line as its observers get it: masked exactly as written to stderr.
+struct LogRecord {
+  std::chrono::system_clock::time_point time;
+  Level level = Level::info;
+  bool trace = false;  // a log.trace line (logged at debug)
+  std::string_view component;
+  std::string_view text;
+};
+
+// More readers of the log than stderr (<base>/bridge/logging, the web page's live log). An
+// observer gets every line at or above its `threshold`, also lines below the stderr level,
+// from whichever thread logged: it must be quick and thread-safe (copy the record and post
+// it to its own thread). A line logged by an observer itself goes to stderr only.
+using LogObserver = std::function<void(const LogRecord& record)>;
+int add_log_observer(Level threshold, LogObserver observer);  // returns an id for removal
+void set_log_observer_threshold(int id, Level threshold);
+void remove_log_observer(int id);
+// Observers hear nothing (Level::error + 1): for a threshold of "off".
+inline constexpr Level kLogOff = static_cast<Level>(4);
 
 class Logger {
  public:
   explicit Logger(std::string component) : component_(std::move(component)) {}
 
-  static bool enabled(Level level) { return level >= log_settings::level(); }
+  // True when a line at `level` goes anywhere: stderr or an observer.
+  static bool enabled(Level level) { return level >= log_settings::lowest(); }
 
   template <class... Parts> void debug(const Parts&... parts) const { emit(Level::debug, parts...); }
   template <class... Parts> void info(const Parts&... parts) const { emit(Level::info, parts...); }
@@ -45,7 +69,7 @@ class Logger {
   // log.trace: one line per packet/frame. Callers check log_settings::trace() first so that
   // nothing is formatted when trace is off.
   template <class... Parts> void trace(const Parts&... parts) const {
-    if (log_settings::trace()) write_log_line(Level::debug, component_, concat(parts...));
+    if (log_settings::trace()) write_log_line(Level::debug, component_, concat(parts...), true);
   }
 
   const std::string& component() const { return component_; }
