@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,7 +40,6 @@ constexpr size_t kMaxDiagnostics = 1000;        // then one "N more" line
 constexpr size_t kMaxNameBytes = 128;
 constexpr size_t kMaxTopicBytes = 256;
 constexpr size_t kMaxPasswordFileBytes = 4096;
-constexpr Duration kMaxDuration = std::chrono::hours(24 * 365);
 constexpr const char* kRedacted = "<redacted>";
 
 // ---- small text helpers ----
@@ -171,14 +169,6 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     std::swap(previous, current);
   }
   return previous[b.size()];
-}
-
-std::string format_duration(Duration d) {
-  auto ms = d.count();
-  if (ms != 0 && ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
-  if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
 }
 
 bool is_loopback_host(const std::string& host) {
@@ -1246,30 +1236,6 @@ LoadResult load_file(const std::string& path) {
 }
 
 LoadResult load_string(std::string_view yaml, const std::string& path) { return load_text(yaml, path); }
-
-std::optional<Duration> parse_duration(std::string_view text) {
-  if (text.empty() || text.size() > 32) return std::nullopt;
-  double unit_ms = 1000;
-  std::string_view number = text;
-  auto ends_with = [&](std::string_view suffix) {
-    return number.size() > suffix.size() && number.substr(number.size() - suffix.size()) == suffix;
-  };
-  if (ends_with("ms")) unit_ms = 1, number.remove_suffix(2);
-  else if (ends_with("s")) unit_ms = 1000, number.remove_suffix(1);
-  else if (ends_with("m")) unit_ms = 60000, number.remove_suffix(1);
-  else if (ends_with("h")) unit_ms = 3600000, number.remove_suffix(1);
-  // Digits with at most one '.', nothing else: no sign, exponent, spaces, "inf" or "nan".
-  if (number.empty() || number == "." ||
-      !std::all_of(number.begin(), number.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }) ||
-      std::count(number.begin(), number.end(), '.') > 1)
-    return std::nullopt;
-  double value = 0;
-  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value, std::chars_format::fixed);
-  if (ec != std::errc() || end != number.data() + number.size() || !std::isfinite(value)) return std::nullopt;
-  double ms = value * unit_ms;
-  if (!std::isfinite(ms) || ms < 0 || ms > static_cast<double>(kMaxDuration.count())) return std::nullopt;
-  return Duration(static_cast<Duration::rep>(std::llround(ms)));
-}
 
 std::string prepare_data_dir(const Config& config) {
   const std::string& dir = config.data_dir;

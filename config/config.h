@@ -12,12 +12,11 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/duration.h"
 #include "core/log.h"
 #include "core/net.h"
 
 namespace lc::config {
-
-using Duration = std::chrono::milliseconds;
 
 // Where a value came from, for messages about it after loading (e.g. "duplicate device").
 struct Mark {
@@ -157,9 +156,6 @@ std::string default_path();
 LoadResult load_file(const std::string& path);
 // The same from text; `path` is used in messages and to resolve relative paths.
 LoadResult load_string(std::string_view yaml, const std::string& path);
-
-// Parses "250ms", "30s", "5m", "1h" or a bare number of seconds ("90", "1.5").
-std::optional<Duration> parse_duration(std::string_view text);
 
 // Creates data_dir (mode 0700) when missing. Returns an error message, or "" on success.
 std::string prepare_data_dir(const Config& config);

@@ -285,27 +285,6 @@ TEST_CASE("bad durations, including zero where it means nothing") {
   check_one_error("vesync:\n  poll_interval: {s: 1}\n", 2, 18, "expected a duration");
 }
 
-TEST_CASE("parse_duration") {
-  struct Row {
-    const char* text;
-    std::optional<Duration> expected;
-  };
-  const Row rows[] = {
-      {"250ms", 250ms}, {"30s", 30s},      {"5m", 5min},    {"1h", 1h},         {"90", 90s},
-      {"1.5", 1500ms},  {"0.25s", 250ms},  {"1.5m", 90s},   {"0", 0ms},         {"0ms", 0ms},
-      {"8760h", 8760h}, {"8761h", {}},     {"", {}},        {"s", {}},          {"ms", {}},
-      {"-1", {}},       {"-5s", {}},       {"+5s", {}},     {"5 s", {}},        {" 5s", {}},
-      {"5sec", {}},     {"5d", {}},        {"1e3", {}},     {"inf", {}},        {"nan", {}},
-      {"1.2.3", {}},    {".", {}},         {"5x", {}},      {"0x10", {}},       {"99999999999999999999h", {}},
-  };
-  for (const auto& row : rows) {
-    INFO("text: \"" << row.text << "\"");
-    auto parsed = parse_duration(row.text);
-    CHECK(parsed.has_value() == row.expected.has_value());
-    if (parsed && row.expected) CHECK(parsed->count() == row.expected->count());
-  }
-}
-
 TEST_CASE("bad addresses") {
   check_one_error("miio:\n  listen: 0.0.0.0:99999\n", 2, 11, "bad address \"0.0.0.0:99999\" (expected HOST:PORT");
   check_one_error("miio:\n  listen: 0.0.0.0\n", 2, 11, "bad address");
