@@ -7,6 +7,7 @@
 #include <string>
 
 #include "app/service.h"
+#include "bridges/bridge.h"
 #include "config/config.h"
 #include "core/log.h"
 
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
     return usage_error("unknown log level '" + level_override + "'");
   if (config_path.empty()) config_path = lc::config::default_path();
 
-  const auto loaded = lc::config::load_file(config_path);
+  const auto loaded = lc::config::load_file(config_path, lc::config_sections(lc::bridge_registry()));
   for (const auto& diagnostic : loaded.diagnostics) std::cerr << diagnostic.text() << "\n";
   if (!loaded.ok()) return 1;
   if (command == "check-config") {
