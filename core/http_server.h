@@ -1,4 +1,4 @@
-// A small HTTP/1.1 server (Boost.Beast) for the API and the vesync service API: GET only,
+// A small HTTP/1.1 server (Boost.Beast) for the API and a bridge's own HTTP API: GET only,
 // bounded request size, one request per connection, a cap on concurrent connections.
 #pragma once
 
@@ -46,7 +46,7 @@ class HttpServer {
  public:
   static constexpr size_t kMaxRequestBytes = 8192;
 
-  // `name` labels the metrics ("api", "vesync_service").
+  // `name` labels the metrics ("api", or the bridge's, e.g. "<bridge>_service").
   HttpServer(boost::asio::io_context& io, std::string name, HttpHandler handler, Metrics& metrics,
              size_t max_connections = 64);
   ~HttpServer();
