@@ -77,7 +77,7 @@ NormalisedValue normalise_command(const Property& property, const nlohmann::json
     case Component::binary_sensor:
       break;
   }
-  // A writable sensor is a bridge-specific raw property (e.g. timeguard's raw frame): passed on.
+  // A writable sensor is a bridge-specific raw property (e.g. a raw frame to send): passed on.
   if (!value.is_string()) return {nullptr, "expected text"};
   return {value, {}};
 }

@@ -9,6 +9,7 @@
 
 #include "app/healthcheck.h"
 #include "app/service.h"
+#include "bridges/bridge.h"
 #include "config/config.h"
 #include "core/log.h"
 
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
     return usage_error("unknown log level '" + level_override + "'");
   if (config_path.empty()) config_path = lc::config::default_path();
 
-  const auto loaded = lc::config::load_file(config_path);
+  const auto loaded = lc::config::load_file(config_path, lc::config_sections(lc::bridge_registry()));
   for (const auto& diagnostic : loaded.diagnostics) std::cerr << diagnostic.text() << "\n";
   if (!loaded.ok()) return 1;
   if (command == "check-config") {

@@ -57,9 +57,14 @@ int run_service(const config::Config& config) {
   std::vector<std::unique_ptr<Bridge>> bridges;
   std::vector<std::string> listening;
   try {
+    std::vector<Endpoint> daemon_listeners;
+    if (config.api.listen) daemon_listeners.push_back(*config.api.listen);
     for (const auto& registration : bridge_registry()) {
-      if (!registration.enabled(config)) continue;
-      contexts.push_back(BridgeContext{io, config, hub.port(registration.name), metrics, store});
+      const config::BridgeSettings* settings = config.bridge(registration.name);
+      const bool enabled = settings ? settings->enabled
+                                    : registration.enabled_without_section && registration.enabled_without_section();
+      if (!enabled) continue;
+      contexts.push_back(BridgeContext{io, settings, hub.port(registration.name), metrics, store, daemon_listeners});
       bridges.push_back(registration.create(contexts.back()));
       hub.attach(*bridges.back());
     }

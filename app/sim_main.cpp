@@ -3,12 +3,9 @@
 // bridge and reuses its codec; `localcloud-sim <vendor> --help` lists its options.
 #include <cstdio>
 #include <cstring>
+#include <string>
 
-namespace lc {
-namespace miio { int run_simulator(int argc, char** argv); }
-namespace vesync { int run_simulator(int argc, char** argv); }
-namespace timeguard { int run_simulator(int argc, char** argv); }
-}  // namespace lc
+#include "bridges/vendors.h"
 
 int main(int argc, char** argv) {
   struct Entry {
@@ -16,15 +13,17 @@ int main(int argc, char** argv) {
     int (*run)(int, char**);
   };
   static const Entry simulators[] = {
-      {"miio", &lc::miio::run_simulator},
-      {"vesync", &lc::vesync::run_simulator},
-      {"timeguard", &lc::timeguard::run_simulator},
+#define LC_VENDOR(vendor) {#vendor, &lc::vendor::run_simulator},
+#include "bridges/vendors.def"
+#undef LC_VENDOR
   };
   if (argc >= 2) {
     for (const auto& sim : simulators) {
       if (std::strcmp(argv[1], sim.vendor) == 0) return sim.run(argc - 1, argv + 1);
     }
   }
-  std::fprintf(stderr, "usage: localcloud-sim miio|vesync|timeguard [options]  (--help per vendor)\n");
+  std::string vendors;
+  for (const auto& sim : simulators) vendors += (vendors.empty() ? "" : "|") + std::string(sim.vendor);
+  std::fprintf(stderr, "usage: localcloud-sim %s [options]  (--help per vendor)\n", vendors.c_str());
   return 2;
 }

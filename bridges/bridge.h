@@ -18,12 +18,11 @@
 #include <nlohmann/json.hpp>
 
 #include "bridges/device.h"
+#include "config/bridge_settings.h"
+#include "core/net.h"
 
 namespace lc {
 
-namespace config {
-struct Config;
-}
 class Metrics;
 class DurableStore;
 
@@ -86,7 +85,7 @@ class Bridge {
  public:
   virtual ~Bridge() = default;
 
-  virtual std::string_view name() const = 0;  // "miio", "vesync", "timeguard"
+  virtual std::string_view name() const = 0;  // its registration name (bridges/vendors.def)
   virtual BridgePolicy policy() const = 0;
 
   // Binds every listener (throws std::runtime_error with a clear message when one cannot be
@@ -119,18 +118,40 @@ class Bridge {
 // references, and Metrics gauges may capture the bridge (the API stops before bridges go).
 struct BridgeContext {
   boost::asio::io_context& io;
-  const config::Config& config;
+  // The bridge's own section of the config file, as its vendor's type: settings_of<T>().
+  // Null for a bridge without a section (the test daemon's fake bridge).
+  const config::BridgeSettings* settings;
   Hub& hub;
   Metrics& metrics;
   DurableStore& store;
+  // The daemon's own listeners (the API): an upstream that resolves to one of them would loop.
+  std::vector<Endpoint> daemon_listeners = {};
 };
 
-// bridges/registry.cpp holds one line per vendor.
+// The bridge's settings as `Settings`, the type its vendor's parse_settings returned.
+template <class Settings>
+const Settings& settings_of(const BridgeContext& context) {
+  return dynamic_cast<const Settings&>(*context.settings);
+}
+
+// One per vendor of bridges/vendors.def (bridges/registry.cpp; the test daemon's
+// tests/support/test_registry.cpp adds its fake bridge).
 struct BridgeRegistration {
   const char* name;
-  bool (*enabled)(const config::Config& config);
+  // Reads the bridge's config section; the bridge runs when the section is there and not
+  // `enabled: false`. Null for a bridge without a section: `enabled_without_section` decides.
+  config::ParseSettings parse_settings;
   std::unique_ptr<Bridge> (*create)(BridgeContext& context);
+  bool (*enabled_without_section)() = nullptr;
 };
 const std::vector<BridgeRegistration>& bridge_registry();
+
+// The config sections of the registered bridges, in registration order, for config::load_file.
+inline std::vector<config::BridgeSection> config_sections(const std::vector<BridgeRegistration>& registry) {
+  std::vector<config::BridgeSection> sections;
+  for (const auto& registration : registry)
+    if (registration.parse_settings) sections.push_back({registration.name, registration.parse_settings});
+  return sections;
+}
 
 }  // namespace lc

@@ -1,17 +1,14 @@
-// The one place where vendor bridges are registered: one line per vendor.
+// The daemon's bridges: every vendor of bridges/vendors.def.
 #include "bridges/bridge.h"
-#include "config/config.h"
+#include "bridges/vendors.h"
 
 namespace lc {
-namespace miio { std::unique_ptr<Bridge> create_bridge(BridgeContext& context); }
-namespace vesync { std::unique_ptr<Bridge> create_bridge(BridgeContext& context); }
-namespace timeguard { std::unique_ptr<Bridge> create_bridge(BridgeContext& context); }
 
 const std::vector<BridgeRegistration>& bridge_registry() {
   static const std::vector<BridgeRegistration> registry = {
-      {"miio", [](const config::Config& c) { return c.miio.enabled; }, &miio::create_bridge},
-      {"vesync", [](const config::Config& c) { return c.vesync.enabled; }, &vesync::create_bridge},
-      {"timeguard", [](const config::Config& c) { return c.timeguard.enabled; }, &timeguard::create_bridge},
+#define LC_VENDOR(vendor) {#vendor, &vendor::parse_settings, &vendor::create_bridge},
+#include "bridges/vendors.def"
+#undef LC_VENDOR
   };
   return registry;
 }

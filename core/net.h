@@ -18,7 +18,7 @@
 namespace lc {
 
 struct Endpoint {
-  std::string host;  // a name or a literal address ("0.0.0.0", "::", "server2.vesync.com")
+  std::string host;  // a name or a literal address ("0.0.0.0", "::", "cloud.example.com")
   uint16_t port = 0;
 
   bool empty() const { return host.empty() && port == 0; }
@@ -47,10 +47,11 @@ size_t open_files_limit();
 // process.
 inline constexpr size_t kReservedDescriptors = 192;
 
-// How many connections one of the two listeners that may hold thousands (miio TCP, the vesync
-// websockets) may keep open: `wanted`, or half of what the open-files limit leaves after
-// kReservedDescriptors, so that both at their caps never starve the broker or data_dir
-// (at least 8). `per_connection`: descriptors one connection costs (2 for a proxied outlet).
+// How many connections one of the two bridge listeners that may hold thousands (a TCP
+// listener, a websocket server) may keep open: `wanted`, or half of what the open-files limit
+// leaves after kReservedDescriptors, so that both at their caps never starve the broker or
+// data_dir (at least 8). `per_connection`: descriptors one connection costs (2 for a
+// connection proxied upstream).
 size_t connection_cap(size_t wanted, size_t per_connection = 1);
 
 // The warning when a listener refuses a connection at its cap: the first time, then at most

@@ -11,7 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 
-#include "config/config.h"  // parse_duration: moves to core/duration.h with the config split
+#include "core/duration.h"
 
 namespace lc::sim {
 
@@ -31,7 +31,7 @@ std::string Arguments::text() {
 
 std::chrono::milliseconds Arguments::duration() {
   const std::string value = text();
-  const auto parsed = config::parse_duration(value);
+  const auto parsed = parse_duration(value);
   if (!parsed) throw UsageError(option_ + " takes a duration (250ms, 30s, 5m), not '" + value + "'");
   return *parsed;
 }

@@ -29,11 +29,11 @@ std::string string_member(const Json& object, const char* key) {
 
 MiioBridge::MiioBridge(BridgeContext& context, BridgeOptions options)
     : io_(context.io),
-      config_(context.config.miio),
+      config_(settings_of<Settings>(context)),
       hub_(context.hub),
       stats_(context.metrics, "miio"),
       options_(std::move(options)),
-      cloud_(context.io, context.config.miio.listen, stats_, *this, options_.cloud) {}
+      cloud_(context.io, config_.listen, stats_, *this, options_.cloud) {}
 
 MiioBridge::~MiioBridge() { stop(); }
 

@@ -16,9 +16,9 @@
 
 #include "bridges/bridge.h"
 #include "bridges/miio/cloud_endpoint.h"
+#include "bridges/miio/config.h"
 #include "bridges/miio/local_client.h"
 #include "bridges/miio/models.h"
-#include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -48,7 +48,7 @@ class MiioBridge : public Bridge, private CloudHandler {
  private:
   struct Device {
     explicit Device(boost::asio::io_context& io) : timer(io) {}
-    config::MiioDevice config;
+    ConfiguredDevice config;
     std::optional<uint32_t> did;
     std::string id;  // did_text(did), empty until the did is known
     std::string model;
@@ -89,7 +89,7 @@ class MiioBridge : public Bridge, private CloudHandler {
   std::string log_name(const Device& device) const;
 
   boost::asio::io_context& io_;
-  const config::Miio& config_;
+  const Settings& config_;
   Hub& hub_;
   BridgeStats stats_;
   BridgeOptions options_;

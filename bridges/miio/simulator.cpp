@@ -31,7 +31,7 @@
 
 #include "bridges/miio/codec.h"
 #include "bridges/miio/trace.h"
-#include "config/config.h"
+#include "core/duration.h"
 #include "core/log.h"
 #include "core/net.h"
 
@@ -100,12 +100,6 @@ void emit(const Json& event) {
   const std::string line = event.dump() + "\n";
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
-}
-
-std::optional<milliseconds> parse_duration(const std::string& text) {
-  const auto duration = config::parse_duration(text);
-  if (!duration) return std::nullopt;
-  return *duration;
 }
 
 // The properties each simulated model starts with (values from protocols/miio.md §4).

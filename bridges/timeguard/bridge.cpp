@@ -14,7 +14,6 @@ const std::array<const char*, 3> kBoostNames = {"off", "1h", "2h"};
 
 namespace {
 
-using config::TimeguardMode;
 constexpr size_t kMaxUserRequests = 8;
 constexpr size_t kMaxRefused = 4096;
 constexpr const char* kDayNames[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
@@ -182,7 +181,7 @@ TimeguardBridge::TimeguardBridge(BridgeContext& context) : TimeguardBridge(conte
 
 TimeguardBridge::TimeguardBridge(BridgeContext& context, Timing timing)
     : context_(context),
-      config_(context.config.timeguard),
+      config_(settings_of<Settings>(context)),
       timing_(timing),
       stats_(context.metrics, "timeguard"),
       endpoint_(context.io,
@@ -207,11 +206,8 @@ void TimeguardBridge::start() {
   if (!zone_) throw std::runtime_error("timeguard.timezone: " + error);
   endpoint_.start();
   running_ = true;
-  const char* mode = config_.mode == TimeguardMode::local      ? "local"
-                     : config_.mode == TimeguardMode::fallback ? "fallback"
-                                                               : "relay";
-  log_.info("udp ", endpoint_.bound_address(), " (mode ", mode,
-            config_.mode == TimeguardMode::local ? std::string() : ", upstream " + config_.upstream->text(),
+  log_.info("udp ", endpoint_.bound_address(), " (mode ", mode_name(config_.mode),
+            config_.mode == Mode::local ? std::string() : ", upstream " + config_.upstream->text(),
             "; time zone ", config_.timezone, " from ", zone_->source(), ")");
   for (const auto& configured : config_.devices) register_device(configured.id, configured.name, true);
 }
@@ -449,7 +445,7 @@ TimeguardBridge::Request TimeguardBridge::read_request(uint8_t frame_type, Bytes
 void TimeguardBridge::refresh_if_due(Device& device) {
   // First sight (and later, while something is still missing): read what the ping does not
   // carry (§4.2 item 12). Not in relay mode, which only watches the conversation.
-  if (config_.mode == TimeguardMode::relay || !device.queue.empty()) return;
+  if (config_.mode == Mode::relay || !device.queue.empty()) return;
   const auto now = Clock::now();
   if (now < device.next_refresh) return;
   device.next_refresh = now + timing_.refresh;

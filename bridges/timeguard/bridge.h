@@ -17,9 +17,9 @@
 
 #include "bridges/bridge.h"
 #include "bridges/timeguard/codec.h"
+#include "bridges/timeguard/config.h"
 #include "bridges/timeguard/endpoint.h"
 #include "bridges/timeguard/timezone.h"
-#include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -122,7 +122,7 @@ class TimeguardBridge final : public Bridge, private CloudEndpoint::Handler {
   bool matches_in_flight(const Device& device, const FrameView& frame) const;
 
   BridgeContext& context_;
-  const config::Timeguard config_;
+  const Settings config_;
   Timing timing_;
   Logger log_{"timeguard"};
   BridgeStats stats_;

@@ -6,8 +6,6 @@
 namespace lc::timeguard {
 namespace {
 
-using config::TimeguardMode;
-
 uint32_t unix_now() {
   using namespace std::chrono;
   return static_cast<uint32_t>(duration_cast<seconds>(system_clock::now().time_since_epoch()).count());
@@ -44,7 +42,7 @@ CloudEndpoint::CloudEndpoint(boost::asio::io_context& io, Options options, Metri
 void CloudEndpoint::start() {
   using boost::asio::ip::make_address;
   boost::system::error_code ec;
-  if (options_.mode != TimeguardMode::local) {
+  if (options_.mode != Mode::local) {
     if (!options_.upstream || options_.upstream->empty())
       throw std::runtime_error("timeguard.mode fallback/relay needs timeguard.upstream");
     const auto literal = make_address(options_.upstream->host, ec);
@@ -60,7 +58,7 @@ void CloudEndpoint::start() {
                },
                &stats_.packets_out);
   running_ = true;
-  if (options_.mode != TimeguardMode::local && !upstream_) resolve_upstream();
+  if (options_.mode != Mode::local && !upstream_) resolve_upstream();
 }
 
 void CloudEndpoint::stop() {
@@ -145,7 +143,7 @@ void CloudEndpoint::process(std::span<const uint8_t> datagram, bool truncated, c
 }
 
 void CloudEndpoint::from_device(std::span<const uint8_t> datagram, const udp::endpoint& from, Replies& replies) {
-  const bool relay = options_.mode == TimeguardMode::relay;
+  const bool relay = options_.mode == Mode::relay;
   FrameView frame;
   const FrameError error = parse_frame(datagram, frame);
   if (error != FrameError::none) {
@@ -169,7 +167,7 @@ void CloudEndpoint::from_device(std::span<const uint8_t> datagram, const udp::en
   remember(frame.device_id, from);
 
   if (log_settings::trace()) {
-    const std::string dst = options_.mode == TimeguardMode::local || !upstream_ ? "local" : to_string(*upstream_);
+    const std::string dst = options_.mode == Mode::local || !upstream_ ? "local" : to_string(*upstream_);
     trace(to_string(from), dst, parsing_name(classified.parse), datagram);
   }
 
@@ -189,7 +187,7 @@ void CloudEndpoint::from_device(std::span<const uint8_t> datagram, const udp::en
       send(reply, from, replies);
     }
   }
-  if (options_.mode != TimeguardMode::local) {
+  if (options_.mode != Mode::local) {
     if (upstream_) {
       if (send(datagram, *upstream_, replies)) forwarded_up_.inc();
     } else {
@@ -200,7 +198,7 @@ void CloudEndpoint::from_device(std::span<const uint8_t> datagram, const udp::en
 }
 
 void CloudEndpoint::from_upstream(std::span<const uint8_t> datagram, const udp::endpoint& from, Replies& replies) {
-  const bool relay = options_.mode == TimeguardMode::relay;
+  const bool relay = options_.mode == Mode::relay;
   FrameView frame;
   const FrameError error = parse_frame(datagram, frame);
   std::optional<uint32_t> device_id;

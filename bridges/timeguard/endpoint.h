@@ -29,7 +29,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bridges/timeguard/codec.h"
-#include "config/config.h"
+#include "bridges/timeguard/mode.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/udp_batch.h"
@@ -51,7 +51,7 @@ class CloudEndpoint {
 
   struct Options {
     lc::Endpoint listen{"0.0.0.0", 9997};
-    config::TimeguardMode mode = config::TimeguardMode::local;
+    Mode mode = Mode::local;
     std::optional<lc::Endpoint> upstream;
     size_t max_devices = 4096;  // device address table; the least recently heard one goes
     std::chrono::seconds resolve_interval{300};

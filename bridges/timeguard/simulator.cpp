@@ -25,7 +25,7 @@
 
 #include "bridges/timeguard/codec.h"
 #include "bridges/timeguard/timezone.h"
-#include "config/config.h"
+#include "core/duration.h"
 #include "core/log.h"
 #include "core/net.h"
 
@@ -86,7 +86,7 @@ Commands (stdin, one per line; ID may be omitted for "all devices"):
 )";
 
 std::optional<std::chrono::milliseconds> duration_arg(const std::string& text) {
-  auto value = config::parse_duration(text);
+  auto value = parse_duration(text);
   if (!value || value->count() <= 0) return std::nullopt;
   return *value;
 }

@@ -99,15 +99,6 @@ std::vector<Property> outlet_properties() {
   return props;
 }
 
-const char* decoding_name(PowerDecoding decoding) {
-  switch (decoding) {
-    case PowerDecoding::app: return "app";
-    case PowerDecoding::q12: return "q12";
-    case PowerDecoding::mean: return "mean";
-  }
-  return "app";
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -530,15 +521,13 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
 
 VesyncBridge::VesyncBridge(BridgeContext& context)
     : io_(context.io),
-      config_(context.config),
-      settings_(context.config.vesync),
+      settings_(settings_of<Settings>(context)),
+      daemon_listeners_(context.daemon_listeners),
       hub_(context.hub),
       metrics_(context.metrics),
       store_(context.store),
       stats_(context.metrics, "vesync"),
-      decoding_(settings_.power_decoding == config::PowerDecoding::q12    ? PowerDecoding::q12
-                : settings_.power_decoding == config::PowerDecoding::mean ? PowerDecoding::mean
-                                                                          : PowerDecoding::app),
+      decoding_(settings_.power_decoding),
       clock_([] { return std::chrono::system_clock::now(); }),
       login_queue_(context.io, [this](const std::shared_ptr<Session>& session) { login_deadline(session); }),
       poll_queue_(context.io, [this](const std::shared_ptr<Session>& session) { poll(session); }),
@@ -580,13 +569,9 @@ void VesyncBridge::start() {
     service_->start();
     log_.info("service API on ", settings_.service_listen->text(),
               settings_.service_token.empty() ? " without a token" : " (token required)");
-    if (settings_.service_token.empty()) {
-      boost::system::error_code ec;
-      auto address = asio::ip::make_address(settings_.service_listen->host, ec);
-      if (ec || !address.is_loopback())
-        log_.warn("the service API listens on ", settings_.service_listen->text(),
-                  " beyond loopback without vesync.service_token: anyone on the network can switch the outlets");
-    }
+    if (service_api_open(settings_))
+      log_.warn("the service API listens on ", settings_.service_listen->text(),
+                " beyond loopback without vesync.service_token: anyone on the network can switch the outlets");
   }
 
   auto live = live_sessions_;
@@ -654,7 +639,7 @@ std::string VesyncBridge::refuse_reason(const asio::ip::tcp::endpoint& endpoint)
   if (server_) ours.push_back(Endpoint{settings_.listen.host, server_->local_endpoint().port});
   if (settings_.service_listen) ours.push_back(*settings_.service_listen);
   if (service_) ours.push_back(Endpoint{settings_.service_listen->host, service_->local_endpoint().port});
-  if (config_.api.listen) ours.push_back(*config_.api.listen);
+  ours.insert(ours.end(), daemon_listeners_.begin(), daemon_listeners_.end());
   for (const auto& listen : ours) {
     if (reaches_listener(endpoint.address(), endpoint.port(), listen))
       return to_string(endpoint) + " is our own listener " + listen.text() +
@@ -872,7 +857,7 @@ void VesyncBridge::filtered(const char* property, const Device& device, double v
 void VesyncBridge::on_runtime(Device& device, const RuntimeInfo& info) {
   if (!device.admitted) return;
   Json attributes = Json::object();
-  attributes["power_decoding"] = decoding_name(decoding_);
+  attributes["power_decoding"] = power_decoding_name(decoding_);
   if (info.meastate) attributes["meastate"] = *info.meastate;
   struct Field {
     const std::optional<std::string>& raw;

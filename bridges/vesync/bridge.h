@@ -17,8 +17,8 @@
 
 #include "bridges/bridge.h"
 #include "bridges/vesync/codec.h"
+#include "bridges/vesync/config.h"
 #include "bridges/vesync/http.h"
-#include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -122,8 +122,8 @@ class VesyncBridge final : public Bridge {
   void check_upstream_at_start();
 
   boost::asio::io_context& io_;
-  const config::Config& config_;
-  const config::Vesync& settings_;
+  const Settings& settings_;
+  const std::vector<Endpoint> daemon_listeners_;  // a looping upstream is refused
   Hub& hub_;
   Metrics& metrics_;
   DurableStore& store_;

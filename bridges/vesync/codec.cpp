@@ -487,6 +487,21 @@ std::optional<RawPair> parse_pair(std::string_view text) {
   return RawPair{uint32_t(*va), uint32_t(*vb)};
 }
 
+const char* power_decoding_name(PowerDecoding decoding) {
+  switch (decoding) {
+    case PowerDecoding::app: return "app";
+    case PowerDecoding::q12: return "q12";
+    case PowerDecoding::mean: return "mean";
+  }
+  return "app";
+}
+
+std::optional<PowerDecoding> parse_power_decoding(std::string_view name) {
+  for (auto decoding : {PowerDecoding::app, PowerDecoding::q12, PowerDecoding::mean})
+    if (name == power_decoding_name(decoding)) return decoding;
+  return std::nullopt;
+}
+
 double decode_half(uint32_t v, PowerDecoding decoding) {
   if (decoding == PowerDecoding::app) return double(v >> 12) + double(v & 0xFFF) / 1000.0;
   return double(v) / 4096.0;

@@ -188,6 +188,9 @@ struct RawPair {
   uint32_t a = 0, b = 0;
 };
 enum class PowerDecoding { app, q12, mean };
+// Its name in the config file (vesync.power_decoding) and in the attributes: "app", "q12", "mean".
+const char* power_decoding_name(PowerDecoding decoding);
+std::optional<PowerDecoding> parse_power_decoding(std::string_view name);
 // nullopt for "NaN" and anything malformed; values beyond 32 bits are malformed.
 std::optional<RawPair> parse_pair(std::string_view text);
 // One half decoded: app = (v >> 12) + (v & 0xFFF) / 1000; q12 = v / 4096; mean is

@@ -22,7 +22,7 @@
 #include "bridges/vesync/codec.h"
 #include "bridges/vesync/crypto.h"
 #include "bridges/vesync/transport.h"
-#include "config/config.h"
+#include "core/duration.h"
 
 namespace lc::vesync {
 
@@ -414,7 +414,7 @@ bool loopback_host(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-std::optional<milliseconds> duration_arg(const std::string& text) { return config::parse_duration(text); }
+std::optional<milliseconds> duration_arg(const std::string& text) { return parse_duration(text); }
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "localcloud-sim vesync: %s (--help for usage)\n", message.c_str());

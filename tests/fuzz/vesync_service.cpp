@@ -72,7 +72,7 @@ class Outlet final : public WsLink {
 
 struct World {
   asio::io_context io;
-  config::Config config;
+  Settings settings;
   test::FakeHub hub;
   Metrics metrics;
   std::unique_ptr<DurableStore> store;
@@ -85,14 +85,13 @@ struct World {
     log_settings::configure(Level::error, false, true);
     const auto dir = std::filesystem::temp_directory_path() / ("lc-fuzz-vesync-service-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    config.api.listen.reset();
-    config.vesync.enabled = true;
-    config.vesync.listen = Endpoint{"127.0.0.1", 0};
-    config.vesync.service_listen = Endpoint{"127.0.0.1", 0};
-    config.vesync.service_token = kToken;
-    config.vesync.devices.push_back({kId, "desk", {}});
+    settings.enabled = true;
+    settings.listen = Endpoint{"127.0.0.1", 0};
+    settings.service_listen = Endpoint{"127.0.0.1", 0};
+    settings.service_token = kToken;
+    settings.devices.push_back({kId, "desk", {}});
     store = std::make_unique<DurableStore>(io, dir);
-    context = std::make_unique<BridgeContext>(BridgeContext{io, config, hub, metrics, *store});
+    context = std::make_unique<BridgeContext>(BridgeContext{io, &settings, hub, metrics, *store});
     bridge = std::make_unique<VesyncBridge>(*context);
     bridge->start();
     const Endpoint bound = bridge->bound_service_endpoint();

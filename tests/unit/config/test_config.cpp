@@ -13,15 +13,40 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bridges/bridge.h"
+#include "bridges/miio/config.h"
+#include "bridges/timeguard/config.h"
+#include "bridges/vesync/config.h"
 #include "config/config.h"
 
 using namespace lc::config;
+using MiioDevice = lc::miio::ConfiguredDevice;
+using lc::vesync::PowerDecoding;
+using TimeguardMode = lc::timeguard::Mode;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
 
+// The sections of the daemon's bridges (bridges/registry.cpp).
+const std::vector<BridgeSection>& sections() {
+  static const auto registered = lc::config_sections(lc::bridge_registry());
+  return registered;
+}
+LoadResult load_string(std::string_view yaml, const std::string& path) {
+  return lc::config::load_string(yaml, path, sections());
+}
+LoadResult load_file(const std::string& path) { return lc::config::load_file(path, sections()); }
 LoadResult load(std::string_view yaml) { return load_string(yaml, "test.yaml"); }
+
+// Each bridge's section with its vendor's type.
+const lc::miio::Settings& miio(const Config& c) { return dynamic_cast<const lc::miio::Settings&>(*c.bridge("miio")); }
+const lc::vesync::Settings& vesync(const Config& c) {
+  return dynamic_cast<const lc::vesync::Settings&>(*c.bridge("vesync"));
+}
+const lc::timeguard::Settings& timeguard(const Config& c) {
+  return dynamic_cast<const lc::timeguard::Settings&>(*c.bridge("timeguard"));
+}
 
 std::string all_text(const LoadResult& result) {
   std::string out;
@@ -98,9 +123,9 @@ TEST_CASE("an empty file gives the defaults with every bridge off") {
   CHECK(c.log.mask_ids);
   REQUIRE(c.api.listen);
   CHECK(c.api.listen->text() == "127.0.0.1:8080");
-  CHECK_FALSE(c.miio.enabled);
-  CHECK_FALSE(c.vesync.enabled);
-  CHECK_FALSE(c.timeguard.enabled);
+  CHECK_FALSE(miio(c).enabled);
+  CHECK_FALSE(vesync(c).enabled);
+  CHECK_FALSE(timeguard(c).enabled);
   CHECK(warnings(result) == 1);
   CHECK(has(result, 1, 1, "no bridge is enabled", true));
 }
@@ -109,9 +134,9 @@ TEST_CASE("a present section enables its bridge unless enabled: false") {
   auto result = load("miio:\nvesync: {}\ntimeguard:\n  enabled: false\n");
   INFO(all_text(result));
   CHECK(result.ok());
-  CHECK(result.config.miio.enabled);
-  CHECK(result.config.vesync.enabled);
-  CHECK_FALSE(result.config.timeguard.enabled);
+  CHECK(miio(result.config).enabled);
+  CHECK(vesync(result.config).enabled);
+  CHECK_FALSE(timeguard(result.config).enabled);
 }
 
 TEST_CASE("the full schema of PRODUCT.md loads into the structs") {
@@ -191,11 +216,11 @@ timeguard:
   CHECK(c.api.listen == lc::Endpoint{"0.0.0.0", 9090});
   CHECK(c.data_dir == "/var/lib/localcloud");
 
-  CHECK(c.miio.enabled);
-  CHECK(c.miio.poll_interval == 15s);
-  CHECK(c.miio.offline_after == 2min);
-  REQUIRE(c.miio.devices.size() == 1);
-  const MiioDevice& m = c.miio.devices[0];
+  CHECK(miio(c).enabled);
+  CHECK(miio(c).poll_interval == 15s);
+  CHECK(miio(c).offline_after == 2min);
+  REQUIRE(miio(c).devices.size() == 1);
+  const MiioDevice& m = miio(c).devices[0];
   CHECK(m.name == "living_room_strip");
   CHECK(m.host == "192.168.1.50");
   CHECK(m.port == 54322);
@@ -207,31 +232,31 @@ timeguard:
   CHECK(m.mark.line == 24);
   CHECK(m.mark.column == 7);
 
-  CHECK(c.vesync.enabled);
-  CHECK(c.vesync.upstream == lc::Endpoint{"34.204.178.244", 17273});
-  CHECK(c.vesync.allow_upgrade);
-  CHECK(c.vesync.service_listen == lc::Endpoint{"127.0.0.1", 16522});
-  CHECK(c.vesync.service_token == "tok");
-  CHECK(c.vesync.poll_interval == 250ms);
-  CHECK(c.vesync.offline_after == 1h);
-  CHECK(c.vesync.power_decoding == PowerDecoding::q12);
-  CHECK_FALSE(c.vesync.accept_unknown);
-  CHECK(c.vesync.max_unknown == 0);
-  REQUIRE(c.vesync.devices.size() == 1);
-  CHECK(c.vesync.devices[0].id == "443c878f-f675-4c90-98e8-2f4566914d39");
-  CHECK(c.vesync.devices[0].name == "desk_lamp");
+  CHECK(vesync(c).enabled);
+  CHECK(vesync(c).upstream == lc::Endpoint{"34.204.178.244", 17273});
+  CHECK(vesync(c).allow_upgrade);
+  CHECK(vesync(c).service_listen == lc::Endpoint{"127.0.0.1", 16522});
+  CHECK(vesync(c).service_token == "tok");
+  CHECK(vesync(c).poll_interval == 250ms);
+  CHECK(vesync(c).offline_after == 1h);
+  CHECK(vesync(c).power_decoding == PowerDecoding::q12);
+  CHECK_FALSE(vesync(c).accept_unknown);
+  CHECK(vesync(c).max_unknown == 0);
+  REQUIRE(vesync(c).devices.size() == 1);
+  CHECK(vesync(c).devices[0].id == "443c878f-f675-4c90-98e8-2f4566914d39");
+  CHECK(vesync(c).devices[0].name == "desk_lamp");
 
-  CHECK(c.timeguard.enabled);
-  CHECK(c.timeguard.mode == TimeguardMode::fallback);
-  CHECK(c.timeguard.upstream == lc::Endpoint{"31.193.128.139", 9997});
-  CHECK(c.timeguard.timezone == "Europe/London");
-  CHECK(c.timeguard.offline_after == 150s);
-  CHECK(c.timeguard.allow_raw_commands);
-  CHECK_FALSE(c.timeguard.accept_unknown);
-  CHECK(c.timeguard.max_unknown == 5);
-  REQUIRE(c.timeguard.devices.size() == 1);
-  CHECK(c.timeguard.devices[0].id == 0x12345678u);
-  CHECK(c.timeguard.devices[0].name == "immersion_heater");
+  CHECK(timeguard(c).enabled);
+  CHECK(timeguard(c).mode == TimeguardMode::fallback);
+  CHECK(timeguard(c).upstream == lc::Endpoint{"31.193.128.139", 9997});
+  CHECK(timeguard(c).timezone == "Europe/London");
+  CHECK(timeguard(c).offline_after == 150s);
+  CHECK(timeguard(c).allow_raw_commands);
+  CHECK_FALSE(timeguard(c).accept_unknown);
+  CHECK(timeguard(c).max_unknown == 5);
+  REQUIRE(timeguard(c).devices.size() == 1);
+  CHECK(timeguard(c).devices[0].id == 0x12345678u);
+  CHECK(timeguard(c).devices[0].name == "immersion_heater");
 }
 
 TEST_CASE("Diagnostic::text and LoadResult::ok") {
@@ -285,27 +310,6 @@ TEST_CASE("bad durations, including zero where it means nothing") {
   check_one_error("vesync:\n  poll_interval: {s: 1}\n", 2, 18, "expected a duration");
 }
 
-TEST_CASE("parse_duration") {
-  struct Row {
-    const char* text;
-    std::optional<Duration> expected;
-  };
-  const Row rows[] = {
-      {"250ms", 250ms}, {"30s", 30s},      {"5m", 5min},    {"1h", 1h},         {"90", 90s},
-      {"1.5", 1500ms},  {"0.25s", 250ms},  {"1.5m", 90s},   {"0", 0ms},         {"0ms", 0ms},
-      {"8760h", 8760h}, {"8761h", {}},     {"", {}},        {"s", {}},          {"ms", {}},
-      {"-1", {}},       {"-5s", {}},       {"+5s", {}},     {"5 s", {}},        {" 5s", {}},
-      {"5sec", {}},     {"5d", {}},        {"1e3", {}},     {"inf", {}},        {"nan", {}},
-      {"1.2.3", {}},    {".", {}},         {"5x", {}},      {"0x10", {}},       {"99999999999999999999h", {}},
-  };
-  for (const auto& row : rows) {
-    INFO("text: \"" << row.text << "\"");
-    auto parsed = parse_duration(row.text);
-    CHECK(parsed.has_value() == row.expected.has_value());
-    if (parsed && row.expected) CHECK(parsed->count() == row.expected->count());
-  }
-}
-
 TEST_CASE("bad addresses") {
   check_one_error("miio:\n  listen: 0.0.0.0:99999\n", 2, 11, "bad address \"0.0.0.0:99999\" (expected HOST:PORT");
   check_one_error("miio:\n  listen: 0.0.0.0\n", 2, 11, "bad address");
@@ -330,11 +334,11 @@ TEST_CASE("empty strings turn api.listen, vesync.upstream and vesync.service_lis
   INFO(all_text(result));
   CHECK(result.ok());
   CHECK_FALSE(result.config.api.listen);
-  CHECK_FALSE(result.config.vesync.upstream);
-  CHECK_FALSE(result.config.vesync.service_listen);
+  CHECK_FALSE(vesync(result.config).upstream);
+  CHECK_FALSE(vesync(result.config).service_listen);
   auto defaults = load("vesync:\n");
-  CHECK_FALSE(defaults.config.vesync.upstream);
-  CHECK_FALSE(defaults.config.vesync.service_listen);
+  CHECK_FALSE(vesync(defaults.config).upstream);
+  CHECK_FALSE(vesync(defaults.config).service_listen);
 }
 
 TEST_CASE("miio tokens and cloud keys are checked and never echoed") {
@@ -353,7 +357,7 @@ TEST_CASE("miio tokens and cloud keys are checked and never echoed") {
   CHECK(empty_key.ok());
   check_one_error(head + "      token: " + kToken + "\n      did: 0\n", 6, 12, "bad did \"0\"");
   check_one_error(head + "      token: " + kToken + "\n      did: 0x100000000\n", 6, 12, "bad did");
-  CHECK(load(head + "      token: " + kToken + "\n      did: 16909060\n").config.miio.devices.at(0).did == 0x01020304u);
+  CHECK(miio(load(head + "      token: " + kToken + "\n      did: 16909060\n").config).devices.at(0).did == 0x01020304u);
   check_one_error(head + "      token: " + kToken + "\n      host: 10.0.0.2:54321\n", 6, 7, "duplicate key \"host\"");
 }
 
@@ -371,10 +375,10 @@ TEST_CASE("Timeguard device ids are 8 hex digits, quoted or not") {
   auto unquoted = load("timeguard:\n  devices:\n    - id: 12345678\n    - id: \"0000abcd\"\n    - id: DEADBEEF\n");
   INFO(all_text(unquoted));
   REQUIRE(unquoted.ok());
-  REQUIRE(unquoted.config.timeguard.devices.size() == 3);
-  CHECK(unquoted.config.timeguard.devices[0].id == 0x12345678u);
-  CHECK(unquoted.config.timeguard.devices[1].id == 0x0000abcdu);
-  CHECK(unquoted.config.timeguard.devices[2].id == 0xdeadbeefu);
+  REQUIRE(timeguard(unquoted.config).devices.size() == 3);
+  CHECK(timeguard(unquoted.config).devices[0].id == 0x12345678u);
+  CHECK(timeguard(unquoted.config).devices[1].id == 0x0000abcdu);
+  CHECK(timeguard(unquoted.config).devices[2].id == 0xdeadbeefu);
   check_one_error("timeguard:\n  devices:\n    - id: 1234567\n", 3, 11, "bad Timeguard device id \"1234567\" (expected 8 hex digits");
   check_one_error("timeguard:\n  devices:\n    - id: 0x123456\n", 3, 11, "expected 8 hex digits");
   check_one_error("timeguard:\n  devices:\n    - id: 1234567g\n", 3, 11, "expected 8 hex digits");
@@ -440,7 +444,7 @@ TEST_CASE("bad enum values") {
     auto result = load(std::string("timeguard:\n  timezone: \"") + zone + "\"\n");
     INFO(zone << "\n" << all_text(result));
     CHECK(result.ok());
-    CHECK(result.config.timeguard.timezone == zone);
+    CHECK(timeguard(result.config).timezone == zone);
   }
 }
 
@@ -451,7 +455,7 @@ TEST_CASE("timeguard upstream: needed by fallback and relay, fine in local mode"
   CHECK(local.diagnostics.empty());
   auto local_off = load("timeguard:\n  mode: local\n  upstream: \"\"\n");
   CHECK(local_off.ok());
-  CHECK_FALSE(local_off.config.timeguard.upstream);
+  CHECK_FALSE(timeguard(local_off.config).upstream);
 }
 
 TEST_CASE("YAML syntax errors carry their line and column") {
@@ -670,7 +674,7 @@ timeguard:
   CHECK(json["vesync"]["offline_after"] == "10m");
   CHECK(json["api"]["listen"] == "127.0.0.1:8080");
 
-  Config empty;
+  const Config empty = load("").config;
   auto empty_json = redacted_json(empty);
   CHECK(empty_json["mqtt"]["password"] == "");
   CHECK(empty_json["vesync"]["service_token"] == "");
@@ -695,18 +699,18 @@ TEST_CASE("the shipped config runs all three bridges on their standard ports") {
   const Config& c = result.config;
   CHECK(c.mqtt.url == "mqtt://127.0.0.1:1883");
   CHECK(c.api.listen == lc::Endpoint{"127.0.0.1", 8080});
-  CHECK(c.miio.enabled);
-  CHECK(c.miio.listen == lc::Endpoint{"0.0.0.0", 8053});
-  CHECK(c.vesync.enabled);
-  CHECK(c.vesync.listen == lc::Endpoint{"0.0.0.0", 17273});
-  CHECK(c.timeguard.enabled);
-  CHECK(c.timeguard.listen == lc::Endpoint{"0.0.0.0", 9997});
-  CHECK(c.timeguard.mode == TimeguardMode::local);
-  CHECK(c.miio.devices.empty());
-  CHECK(c.vesync.devices.empty());
-  CHECK(c.timeguard.devices.empty());
-  CHECK(c.vesync.accept_unknown);
-  CHECK(c.timeguard.accept_unknown);
+  CHECK(miio(c).enabled);
+  CHECK(miio(c).listen == lc::Endpoint{"0.0.0.0", 8053});
+  CHECK(vesync(c).enabled);
+  CHECK(vesync(c).listen == lc::Endpoint{"0.0.0.0", 17273});
+  CHECK(timeguard(c).enabled);
+  CHECK(timeguard(c).listen == lc::Endpoint{"0.0.0.0", 9997});
+  CHECK(timeguard(c).mode == TimeguardMode::local);
+  CHECK(miio(c).devices.empty());
+  CHECK(vesync(c).devices.empty());
+  CHECK(timeguard(c).devices.empty());
+  CHECK(vesync(c).accept_unknown);
+  CHECK(timeguard(c).accept_unknown);
   CHECK(c.data_dir == (fs::path(source_dir()) / "config/data").lexically_normal().string());
 }
 

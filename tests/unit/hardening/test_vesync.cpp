@@ -50,14 +50,13 @@ TEST_CASE("forget removes the outlet's energy record from data_dir") {
   std::filesystem::create_directories(dir);
   {
     boost::asio::io_context io;
-    config::Config config;
-    config.api.listen.reset();
-    config.vesync.enabled = true;
-    config.vesync.listen = Endpoint{"127.0.0.1", 0};
+    Settings settings;
+    settings.enabled = true;
+    settings.listen = Endpoint{"127.0.0.1", 0};
     test::FakeHub hub;
     Metrics metrics;
     DurableStore store(io, dir);
-    BridgeContext context{io, config, hub, metrics, store};
+    BridgeContext context{io, &settings, hub, metrics, store};
     VesyncBridge bridge(context);
     bridge.start();
 

@@ -6,7 +6,6 @@
 
 #include "bridges/miio/miio_bridge.h"
 #include "bridges/miio/trace.h"
-#include "config/config.h"
 #include "core/durable_store.h"
 #include "fake_device.h"
 #include "loop.h"
@@ -31,7 +30,7 @@ const Json kV1Values = {{"power", "on"},          {"temperature", 38.5}, {"curre
 
 struct Fixture {
   asio::io_context io;
-  config::Config config;
+  Settings settings;
   lc::test::FakeHub hub;
   Metrics metrics;
   std::filesystem::path dir = std::filesystem::temp_directory_path() / ("lc-miio-test-" + std::to_string(::getpid()));
@@ -40,10 +39,10 @@ struct Fixture {
   std::unique_ptr<MiioBridge> bridge;
 
   Fixture() {
-    config.miio.enabled = true;
-    config.miio.listen = Endpoint{"127.0.0.1", 0};
-    config.miio.poll_interval = std::chrono::milliseconds(300);
-    config.miio.offline_after = std::chrono::seconds(5);
+    settings.enabled = true;
+    settings.listen = Endpoint{"127.0.0.1", 0};
+    settings.poll_interval = std::chrono::milliseconds(300);
+    settings.offline_after = std::chrono::seconds(5);
   }
   ~Fixture() {
     if (bridge) bridge->stop();
@@ -55,18 +54,18 @@ struct Fixture {
                          uint8_t configured_token = 0) {
     devices.push_back(std::make_unique<FakeDevice>(io, token_of(token), did));
     FakeDevice& device = *devices.back();
-    config::MiioDevice d;
+    ConfiguredDevice d;
     d.host = "127.0.0.1";
     d.port = device.port();
     d.token = token_of(configured_token ? configured_token : token);
     d.model = model;
     if (configure_did) d.did = did;
-    config.miio.devices.push_back(d);
+    settings.devices.push_back(d);
     return device;
   }
 
   void start() {
-    BridgeContext context{io, config, hub, metrics, store};
+    BridgeContext context{io, &settings, hub, metrics, store};
     BridgeOptions options;
     options.client.timeout = std::chrono::milliseconds(150);
     options.client.first_id = 1;
@@ -109,7 +108,7 @@ TEST_CASE("qmi.powerstrip.v1: registered at start, polled with exactly its 8 nam
   Fixture f;
   FakeDevice& device = f.add_device("qmi.powerstrip.v1", 0x01020304);
   for (const auto& [name, value] : kV1Values.items()) device.props[name] = value;
-  f.config.miio.devices[0].name = "strip";
+  f.settings.devices[0].name = "strip";
   f.start();
 
   REQUIRE(f.hub.devices.count("01020304"));
@@ -328,7 +327,7 @@ TEST_CASE("cloud_key: props pushed over the cloud link are published at once and
   Fixture f;
   FakeDevice& device = f.add_device("qmi.powerstrip.v1", 0x01020304);
   device.silent = true;
-  f.config.miio.devices[0].cloud_key = "0123456789abcdef";
+  f.settings.devices[0].cloud_key = "0123456789abcdef";
   f.start();
   udp::socket socket(f.io, udp::v4());
   socket.connect(udp::endpoint(asio::ip::make_address("127.0.0.1"), f.bridge->cloud().port()));

@@ -17,7 +17,7 @@
 using namespace lc::timeguard;
 using namespace lc::timeguard::test;
 using lc::Json;
-using lc::config::TimeguardMode;
+using TimeguardMode = lc::timeguard::Mode;
 
 namespace {
 
@@ -34,7 +34,7 @@ Schedule named_schedule(uint8_t index, const std::string& name) {
 
 struct Fixture {
   boost::asio::io_context io;
-  lc::config::Config config;
+  lc::timeguard::Settings settings;
   lc::test::FakeHub hub;
   lc::Metrics metrics;
   std::filesystem::path dir;
@@ -47,20 +47,20 @@ struct Fixture {
 
   explicit Fixture(TimeguardMode mode = TimeguardMode::local, bool allow_raw = false, bool configured = true,
                    TimeguardBridge::Timing timing = {}) {
-    config.timeguard.enabled = true;
-    config.timeguard.listen = lc::Endpoint{"127.0.0.1", 0};
-    config.timeguard.mode = mode;
-    config.timeguard.allow_raw_commands = allow_raw;
-    config.timeguard.timezone = "GMT0BST,M3.5.0/1,M10.5.0";
-    if (configured) config.timeguard.devices.push_back({kId, "immersion_heater", {}});
+    settings.enabled = true;
+    settings.listen = lc::Endpoint{"127.0.0.1", 0};
+    settings.mode = mode;
+    settings.allow_raw_commands = allow_raw;
+    settings.timezone = "GMT0BST,M3.5.0/1,M10.5.0";
+    if (configured) settings.devices.push_back({kId, "immersion_heater", {}});
     if (mode != TimeguardMode::local) {
       cloud = std::make_unique<Peer>(io);
-      config.timeguard.upstream = lc::Endpoint{"127.0.0.1", cloud->address().port()};
+      settings.upstream = lc::Endpoint{"127.0.0.1", cloud->address().port()};
     }
     dir = std::filesystem::temp_directory_path() / ("lc-tg-bridge-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     store = std::make_unique<lc::DurableStore>(io, dir);
-    context = std::make_unique<lc::BridgeContext>(lc::BridgeContext{io, config, hub, metrics, *store});
+    context = std::make_unique<lc::BridgeContext>(lc::BridgeContext{io, &settings, hub, metrics, *store});
     bridge = std::make_unique<TimeguardBridge>(*context, timing);
     bridge->start();
   }

@@ -11,7 +11,7 @@
 
 using namespace lc::timeguard;
 using namespace lc::timeguard::test;
-using lc::config::TimeguardMode;
+using TimeguardMode = lc::timeguard::Mode;
 
 namespace {
 

@@ -101,7 +101,7 @@ http::Request upgrade_request() {
 
 struct Fixture {
   asio::io_context io;
-  config::Config config;
+  Settings settings;
   test::FakeHub hub;
   Metrics metrics;
   std::filesystem::path dir;
@@ -115,10 +115,9 @@ struct Fixture {
           ("lc-vesync-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    config.api.listen.reset();
-    config.vesync.enabled = true;
-    config.vesync.listen = Endpoint{"127.0.0.1", 0};
-    config.vesync.devices.push_back({"443C878F-f675-4c90-98e8-2f4566914d39", "desk", {}});
+    settings.enabled = true;
+    settings.listen = Endpoint{"127.0.0.1", 0};
+    settings.devices.push_back({"443C878F-f675-4c90-98e8-2f4566914d39", "desk", {}});
   }
 
   ~Fixture() {
@@ -128,7 +127,7 @@ struct Fixture {
 
   void start() {
     store = std::make_unique<DurableStore>(io, dir);
-    context = std::make_unique<BridgeContext>(BridgeContext{io, config, hub, metrics, *store});
+    context = std::make_unique<BridgeContext>(BridgeContext{io, &settings, hub, metrics, *store});
     bridge = std::make_unique<VesyncBridge>(*context);
     bridge->set_clock(capture_time);
     bridge->start();
@@ -302,10 +301,10 @@ TEST_CASE("measurements: first half published, both halves in attributes, NaN, s
 }
 
 TEST_CASE("power_decoding q12 and mean") {
-  for (auto [decoding, watts, volts] : {std::tuple{config::PowerDecoding::q12, 9.098, 121.098},
-                                        std::tuple{config::PowerDecoding::mean, 9.097, 120.647}}) {
+  for (auto [decoding, watts, volts] : {std::tuple{PowerDecoding::q12, 9.098, 121.098},
+                                        std::tuple{PowerDecoding::mean, 9.097, 120.647}}) {
     Fixture f;
-    f.config.vesync.power_decoding = decoding;
+    f.settings.power_decoding = decoding;
     f.start();
     auto link = f.connect();
     link->frame(kMeasuring);
@@ -483,7 +482,7 @@ TEST_CASE("bad first frames end the connection; counted drops") {
 
 TEST_CASE("login deadline and idle connections") {
   Fixture f;
-  f.config.vesync.poll_interval = 100ms;
+  f.settings.poll_interval = 100ms;
   f.start();
   f.bridge->set_login_deadline(200ms);
   f.bridge->set_idle_timeout(500ms);
@@ -507,7 +506,7 @@ TEST_CASE("login deadline and idle connections") {
 
 TEST_CASE("unknown devices: registered as such, or served without registration") {
   Fixture f;
-  f.config.vesync.devices.clear();
+  f.settings.devices.clear();
   f.hub.admit = false;
   f.start();
   auto link = f.connect();
@@ -603,8 +602,8 @@ TEST_CASE("the websocket client (simulator side) against the server, encrypted")
 
 TEST_CASE("service API: relay and power, 400/401/404, never 500") {
   Fixture f;
-  f.config.vesync.service_listen = Endpoint{"127.0.0.1", 0};
-  f.config.vesync.service_token = "s3cret";
+  f.settings.service_listen = Endpoint{"127.0.0.1", 0};
+  f.settings.service_token = "s3cret";
   f.start();
   const uint16_t port = f.bridge->bound_service_endpoint().port;
   REQUIRE(port != 0);
@@ -672,7 +671,7 @@ TEST_CASE("upstream proxy: whitelists both ways, /upgrade blocked, local command
   };
   WsServer server(f.io, options, callbacks);
   server.start();
-  f.config.vesync.upstream = Endpoint{"127.0.0.1", server.local_endpoint().port};
+  f.settings.upstream = Endpoint{"127.0.0.1", server.local_endpoint().port};
   f.start();
 
   auto device = f.connect();
@@ -712,7 +711,7 @@ TEST_CASE("upstream proxy: whitelists both ways, /upgrade blocked, local command
 TEST_CASE("upstream that loops back to our own listener is refused") {
   Fixture f;
   f.start();
-  f.config.vesync.upstream = Endpoint{"127.0.0.1", f.bridge->bound_endpoint().port};
+  f.settings.upstream = Endpoint{"127.0.0.1", f.bridge->bound_endpoint().port};
   auto device = f.connect();
   f.settle(300ms);
   CHECK(counter_value(f.metrics, "localcloud_vesync_connections") == 1);  // only the fake device
