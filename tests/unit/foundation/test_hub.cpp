@@ -263,3 +263,55 @@ TEST_CASE("the device database keeps unknown devices and clears configured ones 
   CHECK(cleared->retained);
   CHECK(g.link.last("lc/old_name")->payload.empty());
 }
+
+TEST_CASE("management requests answer the same through request() as on MQTT") {
+  Fixture f;
+  f.port->device_seen(plug("d1", "desk"));
+  f.hub->start();
+  f.connect();
+  CHECK(f.hub->request("health_check", {{"transaction", 3}}) ==
+        json{{"status", "ok"}, {"data", {{"healthy", true}}}, {"transaction", 3}});
+  CHECK(f.hub->request("nope", json::object()) == json{{"status", "error"}, {"error", "unknown request 'nope'"}});
+  CHECK(f.hub->request("remove", {{"device", "nobody"}}) == json{{"status", "error"}, {"error", "no device 'nobody'"}});
+  CHECK(f.hub->request("remove", {{"device", "desk"}}) == json{{"status", "ok"}, {"data", {{"device", "desk"}}}});
+  CHECK_FALSE(f.port->known("d1"));
+  CHECK(json::parse(f.link.last("lc/bridge/event")->payload)["type"] == "device_left");
+  CHECK(f.link.last("lc/desk")->payload.empty());
+  // On MQTT: the same answers, a bare key for remove, the transaction echoed.
+  f.port->device_seen(plug("d2", "desk2"));
+  f.link.handlers.message("lc/bridge/request/remove", "desk2", false);
+  CHECK(json::parse(f.link.last("lc/bridge/response/remove")->payload) ==
+        json{{"status", "ok"}, {"data", {{"device", "desk2"}}}});
+  f.link.handlers.message("lc/bridge/request/health_check", R"({"transaction":"t"})", false);
+  CHECK(json::parse(f.link.last("lc/bridge/response/health_check")->payload)["transaction"] == "t");
+}
+
+TEST_CASE("command() takes the path of an MQTT command and reports its outcome") {
+  Fixture f;
+  f.port->device_seen(plug("d1", "desk"));
+  f.hub->start();
+  f.connect();
+  f.port->heard("d1");
+  f.port->state_changed("d1", "power", "ON");
+  f.settle();
+  std::vector<std::string> outcomes;
+  auto record = [&outcomes](std::string error) { outcomes.push_back(error.empty() ? "ok" : error); };
+  f.hub->command("desk", "power", "off", record);
+  REQUIRE(f.bridge.commands.size() == 1);
+  CHECK(f.bridge.commands[0].value == "OFF");
+  CHECK(outcomes.empty());  // not before the device answered
+  const size_t states = f.link.count("lc/desk");
+  f.bridge.commands[0].done("");
+  f.settle();
+  CHECK(outcomes == std::vector<std::string>{"ok"});
+  CHECK(f.link.count("lc/desk") == states + 1);  // the read-back answer
+  f.hub->command("desk", "energy", 5, record);
+  CHECK(outcomes.back() == "property 'energy' is read-only");
+  CHECK(json::parse(f.link.last("lc/bridge/event")->payload)["type"] == "command_failed");
+  f.hub->command("nobody", "power", "ON", record);
+  CHECK(outcomes.back() == "no device 'nobody'");
+  f.hub->command("desk", "power", "ON", {});  // no callback: fine
+  REQUIRE(f.bridge.commands.size() == 2);
+  f.bridge.commands[1].done("no acknowledgement");
+  CHECK(json::parse(f.link.last("lc/bridge/event")->payload)["error"] == "no acknowledgement");
+}
