@@ -97,8 +97,10 @@ class Bridge {
   virtual std::vector<Listener> listeners() const = 0;
 
   // A command for a writable property. The Hub has already checked that the property exists
-  // and is writable and normalised the value: "ON"/"OFF"/"TOGGLE" for switches, one of the
-  // options for selects, a number within min..max for numbers. `done` is called exactly once.
+  // and is writable and normalised the value: "ON" or "OFF" for switches, never "TOGGLE" (the
+  // Hub resolves TOGGLE from the last state the device reported, and fails the command when
+  // that is unknown), one of the options for selects, a number within min..max for numbers.
+  // `done` is called exactly once.
   virtual void command(std::string_view id, std::string_view property, const Json& value,
                        CommandDone done) = 0;
 

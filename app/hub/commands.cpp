@@ -1,6 +1,7 @@
 #include "app/hub/commands.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "app/command_value.h"
 #include "app/hub/bridge_port.h"
@@ -8,6 +9,19 @@
 namespace lc {
 
 using nlohmann::json;
+
+namespace {
+
+// TOGGLE is the opposite of the last "ON"/"OFF" the device reported; nullopt when unknown.
+std::optional<json> resolve_toggle(const DeviceRecord& record, const std::string& property) {
+  const auto current = record.state.find(property);
+  if (current == record.state.end()) return std::nullopt;
+  if (*current == "ON") return json("OFF");
+  if (*current == "OFF") return json("ON");
+  return std::nullopt;
+}
+
+}  // namespace
 
 Commands::Commands(Registry& registry, Publisher& publisher, Metrics& metrics)
     : registry_(registry),
@@ -33,6 +47,11 @@ void Commands::send(DeviceRecord& record, const std::string& property, const jso
   if (!normalised.error.empty()) return fail(normalised.error);
   if (!record.online) return fail("device offline");
   if (!port.bridge) return fail("bridge not running");
+  if (it->component == Component::switch_ && normalised.value == "TOGGLE") {
+    const auto resolved = resolve_toggle(record, property);
+    if (!resolved) return fail("cannot toggle: the current state is unknown");
+    normalised.value = *resolved;
+  }
   port.log.debug("command ", property, "=", normalised.value.dump(), " for ", port.log_name(record.info.id));
   port.bridge->command(record.info.id, property, normalised.value, [this, fail, key, finish](std::string error) {
     if (!error.empty()) return fail(error);

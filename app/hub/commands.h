@@ -1,6 +1,7 @@
 // Commands for a device's writable properties, whoever sends them (MQTT <key>/set and
 // <key>/set/<property>, later the JSON API): the same checks, the same command_failed events
-// and log lines, the same read-back.
+// and log lines, the same read-back. TOGGLE is resolved here, from the state the Hub holds,
+// so a bridge only ever gets ON or OFF for a switch.
 #pragma once
 
 #include <string>

@@ -196,15 +196,16 @@ TEST_CASE("commands are normalised, routed and their failures reported") {
   CHECK(event["device"] == "desk");
   CHECK(event["error"] == "no acknowledgement");
   f.link.handlers.message("lc/desk/set", R"({"power":"TOGGLE"})", false);
-  REQUIRE(f.bridge.commands.size() == 2);
-  CHECK(f.bridge.commands[1].value == "TOGGLE");
+  // No state reported yet: the Hub cannot resolve TOGGLE and reports the failure.
+  CHECK(f.bridge.commands.size() == 1);
+  CHECK(json::parse(f.link.last("lc/bridge/event")->payload)["error"] == "cannot toggle: the current state is unknown");
   f.link.handlers.message("lc/desk/set/energy", "5", false);  // read-only
-  CHECK(f.bridge.commands.size() == 2);
+  CHECK(f.bridge.commands.size() == 1);
   CHECK(json::parse(f.link.last("lc/bridge/event")->payload)["error"] == "property 'energy' is read-only");
   f.link.handlers.message("lc/desk/get", "", false);
   CHECK(f.bridge.reads == std::vector<std::string>{"d1"});
   f.link.handlers.message("lc/nobody/set/power", "ON", false);
-  CHECK(f.bridge.commands.size() == 2);
+  CHECK(f.bridge.commands.size() == 1);
 }
 
 TEST_CASE("a command to an offline device fails at once") {
@@ -314,4 +315,37 @@ TEST_CASE("command() takes the path of an MQTT command and reports its outcome")
   REQUIRE(f.bridge.commands.size() == 2);
   f.bridge.commands[1].done("no acknowledgement");
   CHECK(json::parse(f.link.last("lc/bridge/event")->payload)["error"] == "no acknowledgement");
+}
+
+TEST_CASE("TOGGLE is resolved by the Hub from the state the device last reported") {
+  Fixture f;
+  f.port->device_seen(plug("d1", "desk"));
+  f.hub->start();
+  f.connect();
+  f.port->heard("d1");
+  f.port->state_changed("d1", "power", "ON");
+  f.link.handlers.message("lc/desk/set/power", "toggle", false);
+  REQUIRE(f.bridge.commands.size() == 1);
+  CHECK(f.bridge.commands[0].value == "OFF");
+  // The state follows the device's report, not the command: until then TOGGLE still means OFF.
+  f.link.handlers.message("lc/desk/set", R"({"power":"TOGGLE"})", false);
+  REQUIRE(f.bridge.commands.size() == 2);
+  CHECK(f.bridge.commands[1].value == "OFF");
+  f.port->state_changed("d1", "power", "OFF");
+  f.link.handlers.message("lc/desk/set/power", "TOGGLE", false);
+  REQUIRE(f.bridge.commands.size() == 3);
+  CHECK(f.bridge.commands[2].value == "ON");
+  // A state that is neither ON nor OFF (null: unknown) cannot be toggled.
+  f.port->state_changed("d1", "power", nullptr);
+  f.link.handlers.message("lc/desk/set/power", "TOGGLE", false);
+  CHECK(f.bridge.commands.size() == 3);
+  const auto event = json::parse(f.link.last("lc/bridge/event")->payload);
+  CHECK(event["type"] == "command_failed");
+  CHECK(event["property"] == "power");
+  CHECK(event["value"] == "TOGGLE");
+  CHECK(event["error"] == "cannot toggle: the current state is unknown");
+  // The same through command().
+  std::string outcome = "pending";
+  f.hub->command("desk", "power", "TOGGLE", [&](std::string error) { outcome = error; });
+  CHECK(outcome == "cannot toggle: the current state is unknown");
 }
