@@ -10,13 +10,14 @@ namespace lc {
 
 using nlohmann::json;
 
-BridgePort::BridgePort(Registry& registry, RegistryListener& listener, Counter& unknown_refused, std::string name)
+BridgePort::BridgePort(boost::asio::io_context& io, Registry& registry, RegistryListener& listener,
+                       Counter& unknown_refused, std::string name)
     : name(std::move(name)),
       log(this->name),
       registry_(registry),
       listener_(listener),
       unknown_refused_(unknown_refused),
-      admission_(log, unknown_refused) {}
+      admission_(io, log, unknown_refused, [this](const DeviceInfo& info) { admit_deferred(info); }) {}
 
 void BridgePort::attach(Bridge& attached) {
   bridge = &attached;
@@ -33,8 +34,8 @@ bool BridgePort::device_seen(const DeviceInfo& info) {
     update(*record, info);
     return true;
   }
-  if (!info.configured && admission_.consider(info, policy, unknown_count_) != UnknownAdmission::Verdict::admit)
-    return false;
+  if (info.configured) admission_.withdraw(info.id);
+  else if (admission_.consider(info, policy, unknown_count_) != UnknownAdmission::Verdict::admit) return false;
   return register_device(info);
 }
 
@@ -50,6 +51,13 @@ bool BridgePort::register_device(const DeviceInfo& info) {
   log.info("device ", log_name(info.id), " registered", info.configured ? "" : " (not in the config)");
   listener_.event("device_joined", record.key, {{"bridge", name}, {"id", info.id}, {"configured", info.configured}});
   return true;
+}
+
+// The admission timer's turn for a device that was over the rate: registered now, and the
+// bridge is told, since its device_seen call answered false.
+void BridgePort::admit_deferred(const DeviceInfo& info) {
+  if (known(info.id)) return;
+  if (register_device(info) && bridge) bridge->admitted(info.id);
 }
 
 void BridgePort::restore(const DeviceInfo& info, const std::string& key) {

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <boost/asio/io_context.hpp>
+
 #include "app/hub/admission.h"
 #include "app/hub/record.h"
 #include "bridges/bridge.h"
@@ -24,7 +26,8 @@ struct StringHash {
 
 class BridgePort final : public Hub {
  public:
-  BridgePort(Registry& registry, RegistryListener& listener, Counter& unknown_refused, std::string name);
+  BridgePort(boost::asio::io_context& io, Registry& registry, RegistryListener& listener, Counter& unknown_refused,
+             std::string name);
 
   bool device_seen(const DeviceInfo& info) override;
   bool known(std::string_view id) const override;
@@ -43,6 +46,9 @@ class BridgePort final : public Hub {
   DeviceRecord* find(std::string_view id);
   size_t online_count() const;
   bool at_max_unknown() const { return unknown_count_ >= policy.max_unknown; }
+  // Unknown devices waiting for their turn to be admitted.
+  size_t waiting() const { return admission_.waiting(); }
+  void stop() { admission_.stop(); }
 
   const std::string name;
   const Logger log;
@@ -52,6 +58,7 @@ class BridgePort final : public Hub {
 
  private:
   bool register_device(const DeviceInfo& info);
+  void admit_deferred(const DeviceInfo& info);
   void update(DeviceRecord& record, const DeviceInfo& info);
 
   Registry& registry_;

@@ -61,6 +61,7 @@ void HubService::shutdown(std::chrono::milliseconds budget) {
   publisher_.stop();
   tick_timer_.cancel();
   session_.stop();
+  registry_.stop();
   database_.save_if_pending();
   mqtt_.shutdown(last_words, budget);
 }

@@ -41,7 +41,7 @@ Registry::Registry(boost::asio::io_context& io, Metrics& metrics, RegistryListen
 BridgePort& Registry::port(const std::string& bridge_name) {
   auto& slot = ports_[bridge_name];
   if (!slot) {
-    slot = std::make_unique<BridgePort>(*this, listener_, unknown_refused, bridge_name);
+    slot = std::make_unique<BridgePort>(io_, *this, listener_, unknown_refused, bridge_name);
     BridgePort* port = slot.get();
     metrics_.gauge("localcloud_devices", "Registered devices by bridge", {{"bridge", bridge_name}},
                    [port] { return static_cast<double>(port->devices.size()); });
@@ -92,6 +92,10 @@ void Registry::check_availability() {
       }
     }
   }
+}
+
+void Registry::stop() {
+  for (auto& [name, port] : ports_) port->stop();
 }
 
 json Registry::devices_json(bool with_last_seen) const {

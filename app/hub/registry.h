@@ -44,6 +44,8 @@ class Registry {
 
   // Devices silent for longer than their bridge's offline_after go offline.
   void check_availability();
+  // Shutdown: no more deferred admissions.
+  void stop();
 
   nlohmann::json devices_json(bool with_last_seen) const;
   nlohmann::json bridges_json() const;

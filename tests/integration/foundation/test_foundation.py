@@ -342,6 +342,16 @@ class FoundationTest(harness.DaemonTest):
         time.sleep(1.1)
         self.assertFalse(device.register("bad/#id", configured=False)["admitted"])
 
+    def test_unknown_device_over_the_rate_is_admitted_by_the_hub(self):
+        obs = self.observer()
+        _, device = self.start_fake()
+        self.assertTrue(device.register("u1", configured=False)["admitted"])
+        self.assertFalse(device.register("u2", configured=False)["admitted"])
+        # No second register: the Hub admits it in its turn and tells the bridge.
+        device.wait(lambda m: m.get("op") == "admitted" and m.get("id") == "u2", timeout=5)
+        obs.wait("homeassistant/switch/localcloud_fake_u2/power/config")
+        obs.wait_json("lc/bridge/event", lambda e: e["type"] == "device_joined" and e["device"] == "fake_u2")
+
     def test_remove_forgets_device(self):
         obs = self.observer()
         _, device = self.start_fake()

@@ -63,9 +63,11 @@ class FakeBridge : public Bridge {
   std::vector<Command> commands;
   std::vector<std::string> reads;
   std::vector<std::pair<std::string, json>> retained;
+  std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> admissions;  // admitted()
+  BridgePolicy rules{std::chrono::seconds(60), true, 2};
 
   std::string_view name() const override { return "fake"; }
-  BridgePolicy policy() const override { return {std::chrono::seconds(60), true, 2}; }
+  BridgePolicy policy() const override { return rules; }
   void start() override {}
   void stop() override {}
   std::vector<Listener> listeners() const override { return {{"udp", "127.0.0.1:1"}}; }
@@ -74,6 +76,12 @@ class FakeBridge : public Bridge {
   }
   void read(std::string_view id) override { reads.emplace_back(id); }
   void retained_state(std::string_view id, const Json& state) override { retained.emplace_back(id, state); }
+  void admitted(std::string_view id) override { admissions.emplace_back(id, std::chrono::steady_clock::now()); }
+  std::vector<std::string> admitted_ids() const {
+    std::vector<std::string> ids;
+    for (const auto& [id, at] : admissions) ids.push_back(id);
+    return ids;
+  }
 };
 
 DeviceInfo plug(const std::string& id, const std::string& name = "", bool configured = true) {
@@ -348,4 +356,95 @@ TEST_CASE("TOGGLE is resolved by the Hub from the state the device last reported
   std::string outcome = "pending";
   f.hub->command("desk", "power", "TOGGLE", [&](std::string error) { outcome = error; });
   CHECK(outcome == "cannot toggle: the current state is unknown");
+}
+
+TEST_CASE("an unknown device over the rate is admitted by the Hub in its turn, and its bridge told") {
+  Fixture f;
+  f.hub->start();
+  f.connect();
+  CHECK(f.port->device_seen(plug("u1", "", false)));
+  DeviceInfo second = plug("u2", "", false);
+  CHECK_FALSE(f.port->device_seen(second));  // within a second of u1: waits
+  CHECK_FALSE(f.port->known("u2"));
+  second.firmware = "2.0";                    // asked again: the description is updated
+  CHECK_FALSE(f.port->device_seen(second));
+  CHECK(f.bridge.admissions.empty());
+  f.settle(std::chrono::milliseconds(1300));  // no further call from the bridge
+  CHECK(f.port->known("u2"));
+  CHECK(f.bridge.admitted_ids() == std::vector<std::string>{"u2"});
+  const auto joined = json::parse(f.link.last("lc/bridge/event")->payload);
+  CHECK((joined["type"] == "device_joined" && joined["device"] == "fake_u2"));
+  CHECK(f.hub->devices_json(false)[1]["firmware"] == "2.0");
+  CHECK(f.link.last("homeassistant/switch/localcloud_fake_u2/power/config") != nullptr);
+  CHECK(f.port->device_seen(second));  // registered: true, as before
+  CHECK(f.bridge.admissions.size() == 1);
+}
+
+TEST_CASE("waiting unknown devices are admitted one a second, first come first served") {
+  Fixture f;
+  f.bridge.rules.max_unknown = 10;
+  f.hub->attach(f.bridge);
+  f.hub->start();
+  CHECK(f.port->device_seen(plug("u1", "", false)));
+  const auto first = std::chrono::steady_clock::now();
+  for (const char* id : {"u2", "u3", "u4"}) CHECK_FALSE(f.port->device_seen(plug(id, "", false)));
+  f.settle(std::chrono::milliseconds(3500));
+  REQUIRE(f.bridge.admitted_ids() == std::vector<std::string>{"u2", "u3", "u4"});
+  auto previous = first;
+  for (const auto& [id, at] : f.bridge.admissions) {
+    CHECK_MESSAGE(at - previous >= std::chrono::milliseconds(990), id);
+    previous = at;
+  }
+}
+
+TEST_CASE("waiting devices count toward max_unknown; refusals stay refusals") {
+  Fixture f;  // max_unknown 2
+  f.hub->start();
+  CHECK(f.port->device_seen(plug("u1", "", false)));
+  CHECK_FALSE(f.port->device_seen(plug("u2", "", false)));  // waits: 1 registered + 1 waiting
+  CHECK_FALSE(f.port->device_seen(plug("u3", "", false)));  // no room left: refused
+  const auto refused = [&f] {
+    const std::string text = f.metrics.prometheus_text();
+    const auto at = text.find("\nlocalcloud_unknown_devices_refused_total ");
+    return at == std::string::npos ? std::string() : text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+  };
+  CHECK(refused() == "localcloud_unknown_devices_refused_total 1");
+  f.settle(std::chrono::milliseconds(1300));
+  CHECK(f.port->known("u2"));
+  CHECK_FALSE(f.port->known("u3"));
+  CHECK(f.bridge.admitted_ids() == std::vector<std::string>{"u2"});
+  CHECK_FALSE(f.port->device_seen(plug("u3", "", false)));  // max_unknown reached
+  CHECK(refused() == "localcloud_unknown_devices_refused_total 2");
+
+  // A waiting device that turns out to be configured is registered at once, and not again.
+  Fixture g;
+  g.bridge.rules.max_unknown = 5;
+  g.hub->attach(g.bridge);
+  g.hub->start();
+  CHECK(g.port->device_seen(plug("u1", "", false)));
+  CHECK_FALSE(g.port->device_seen(plug("c1", "", false)));
+  CHECK(g.port->device_seen(plug("c1", "", true)));
+  g.settle(std::chrono::milliseconds(1300));
+  CHECK(g.bridge.admissions.empty());
+
+  // accept_unknown: false refuses; nothing waits.
+  Fixture h;
+  h.bridge.rules.accept_unknown = false;
+  h.hub->attach(h.bridge);
+  h.hub->start();
+  CHECK_FALSE(h.port->device_seen(plug("u1", "", false)));
+  h.settle(std::chrono::milliseconds(1300));
+  CHECK_FALSE(h.port->known("u1"));
+  CHECK(h.bridge.admissions.empty());
+}
+
+TEST_CASE("shutdown drops the devices waiting for admission") {
+  Fixture f;
+  f.hub->start();
+  CHECK(f.port->device_seen(plug("u1", "", false)));
+  CHECK_FALSE(f.port->device_seen(plug("u2", "", false)));
+  f.hub->shutdown(std::chrono::milliseconds(10));
+  f.settle(std::chrono::milliseconds(1300));
+  CHECK_FALSE(f.port->known("u2"));
+  CHECK(f.bridge.admissions.empty());
 }
