@@ -27,7 +27,7 @@ void MqttSession::connected() {
   publisher_.set_synced(false);
   publisher_.bridge_online();
   std::vector<std::string> filters = {base_ + "/+/set", base_ + "/+/set/+", base_ + "/+/get",
-                                      base_ + "/bridge/request/+", base_ + "/+"};
+                                      base_ + "/bridge/request/+", base_ + "/bridge/request/+/+", base_ + "/+"};
   if (config_.homeassistant.discovery && !config_.homeassistant.status_topic.empty())
     filters.push_back(config_.homeassistant.status_topic);
   mqtt_.subscribe(filters);

@@ -368,6 +368,16 @@ class FoundationTest(harness.DaemonTest):
         obs.publish("lc/bridge/request/remove", json.dumps({"device": "nothing"}))
         obs.wait_json("lc/bridge/response/remove", lambda r: r["status"] == "error")
 
+    def test_device_remove_is_remove(self):
+        obs = self.observer()
+        _, device = self.start_fake()
+        device.register("dev1", name="plug")
+        obs.wait("lc/plug/availability")
+        obs.publish("lc/bridge/request/device/remove", json.dumps({"device": "plug", "transaction": "x"}))
+        response = obs.wait_json("lc/bridge/response/device/remove")
+        self.assertEqual(response, {"status": "ok", "data": {"device": "plug"}, "transaction": "x"})
+        device.wait(lambda m: m.get("op") == "forgotten" and m.get("id") == "dev1")
+
 
 class CheckConfigTest(harness.DaemonTest):
     broker_needed = False

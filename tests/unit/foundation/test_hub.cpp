@@ -291,6 +291,11 @@ TEST_CASE("management requests answer the same through request() as on MQTT") {
   f.link.handlers.message("lc/bridge/request/remove", "desk2", false);
   CHECK(json::parse(f.link.last("lc/bridge/response/remove")->payload) ==
         json{{"status", "ok"}, {"data", {{"device", "desk2"}}}});
+  f.port->device_seen(plug("d3", "desk3"));
+  f.link.handlers.message("lc/bridge/request/device/remove", R"({"device":"desk3"})", false);
+  CHECK(json::parse(f.link.last("lc/bridge/response/device/remove")->payload) ==
+        json{{"status", "ok"}, {"data", {{"device", "desk3"}}}});
+  CHECK(std::find(f.link.subscribed.begin(), f.link.subscribed.end(), "lc/bridge/request/+/+") != f.link.subscribed.end());
   f.link.handlers.message("lc/bridge/request/health_check", R"({"transaction":"t"})", false);
   CHECK(json::parse(f.link.last("lc/bridge/response/health_check")->payload)["transaction"] == "t");
 }
