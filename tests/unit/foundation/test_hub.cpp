@@ -453,3 +453,26 @@ TEST_CASE("shutdown drops the devices waiting for admission") {
   CHECK_FALSE(f.port->known("u2"));
   CHECK(f.bridge.admissions.empty());
 }
+
+TEST_CASE("a devices.json written before the Hub was split still loads") {
+  Fixture f;
+  f.store->store("devices.json", R"({"version":1,"devices":[
+    {"bridge":"fake","id":"u9","key":"fake_u9","name":"","configured":false,"manufacturer":"Test",
+     "model":"plug","firmware":"1.2","properties":[{"key":"power","component":"switch","writable":true,"main":true,
+     "diagnostic":false,"device_class":"","unit":"","state_class":"","icon":"","options":[],"min":0.0,
+     "max":100.0,"step":1.0,"precision":-1,"attributes":false,"hidden":false}]},
+    {"bridge":"fake","id":"old","key":"old_plug","name":"old_plug","configured":true,"model":"plug"},
+    {"id":"no-bridge"}]})");
+  f.store->flush();
+  f.hub->start();
+  CHECK(f.port->known("u9"));
+  CHECK_FALSE(f.port->known("old"));
+  const auto devices = f.hub->devices_json(false);
+  REQUIRE(devices.size() == 1);
+  CHECK(devices[0]["firmware"] == "1.2");
+  f.connect();
+  const auto* power = f.link.last("homeassistant/switch/localcloud_fake_u9/power/config");
+  REQUIRE(power != nullptr);
+  CHECK(json::parse(power->payload)["command_topic"] == "lc/fake_u9/set/power");
+  CHECK(f.link.last("lc/old_plug/availability")->payload.empty());  // left the config: cleared
+}
