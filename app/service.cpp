@@ -9,7 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "app/api/api.h"
-#include "app/hub.h"
+#include "app/hub/hub_service.h"
 #include "app/mqtt/link.h"
 #include "app/mqtt/topics.h"
 #include "bridges/bridge.h"

@@ -34,10 +34,14 @@ class Hub {
   virtual ~Hub() = default;
 
   // Registers a device, or updates its description (model, firmware, properties, name).
-  // Returns false when it is not admitted: an unknown device while accept_unknown is false,
-  // beyond max_unknown, or over the one-new-unknown-device-a-second rate. The bridge keeps
-  // serving a device that was not admitted (keepalives) but reports nothing else about it;
-  // it may call device_seen again later (e.g. on its next keepalive) to retry admission.
+  // Returns true when the device is registered now. False when it is not: an unknown device
+  // while accept_unknown is false or beyond max_unknown (refused: logged once per id,
+  // counted), or over the one-new-unknown-device-a-second rate. A device over the rate waits
+  // in the Hub (waiting devices count toward max_unknown) and the Hub admits it itself in its
+  // turn, then calls Bridge::admitted(id): the bridge need not call again. A repeated call
+  // for a waiting device updates its description (and registers it, answering true, if its
+  // turn has come). The bridge keeps serving a device that is not registered (keepalives) but
+  // reports nothing else about it.
   virtual bool device_seen(const DeviceInfo& info) = 0;
 
   // True when the device is registered (device_seen returned true and it was not removed).
@@ -96,13 +100,19 @@ class Bridge {
   virtual std::vector<Listener> listeners() const = 0;
 
   // A command for a writable property. The Hub has already checked that the property exists
-  // and is writable and normalised the value: "ON"/"OFF"/"TOGGLE" for switches, one of the
-  // options for selects, a number within min..max for numbers. `done` is called exactly once.
+  // and is writable and normalised the value: "ON" or "OFF" for switches, never "TOGGLE" (the
+  // Hub resolves TOGGLE from the last state the device reported, and fails the command when
+  // that is unknown), one of the options for selects, a number within min..max for numbers.
+  // `done` is called exactly once.
   virtual void command(std::string_view id, std::string_view property, const Json& value,
                        CommandDone done) = 0;
 
   // Read the device now and report what changed (MQTT <key>/get).
   virtual void read(std::string_view id) = 0;
+
+  // The Hub registered a device whose device_seen answered false (it was over the
+  // one-new-unknown-device-a-second rate): the bridge may report it from now on.
+  virtual void admitted(std::string_view id) { (void)id; }
 
   // bridge/request/remove: forget everything kept about the device (the Hub has already
   // dropped it). If it shows up again it is treated as new.

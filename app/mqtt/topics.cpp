@@ -43,7 +43,9 @@ std::optional<Incoming> classify(std::string_view base, std::string_view topic) 
   constexpr std::string_view request_prefix = "bridge/request/";
   if (rest.substr(0, request_prefix.size()) == request_prefix) {
     const auto name = rest.substr(request_prefix.size());
-    if (!valid_level(name)) return std::nullopt;
+    const auto slash = name.find('/');  // "remove", "device/remove"
+    if (!valid_level(name.substr(0, slash))) return std::nullopt;
+    if (slash != std::string_view::npos && !valid_level(name.substr(slash + 1))) return std::nullopt;
     return Incoming{Incoming::Kind::request, {}, {}, std::string(name)};
   }
   const auto slash = rest.find('/');

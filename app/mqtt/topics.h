@@ -27,7 +27,7 @@ struct Incoming {
   enum class Kind { set, set_property, get, request, state } kind;
   std::string key;       // device key (set, set_property, get, state)
   std::string property;  // set_property
-  std::string request;   // request: the part after bridge/request/
+  std::string request;   // request: the part after bridge/request/, one or two levels
 };
 std::optional<Incoming> classify(std::string_view base, std::string_view topic);
 

@@ -56,6 +56,7 @@ class FakeBridge final : public Bridge {
   std::vector<Listener> listeners() const override { return {{"udp", "127.0.0.1:1"}}; }
   void command(std::string_view, std::string_view property, const Json& value, CommandDone done) override {
     if (property.empty() || value.is_null()) std::abort();  // the Hub checked and normalised it
+    if (property == "power" && value == "TOGGLE") std::abort();  // and resolved TOGGLE
     done(fail ? "refused by the device" : "");
   }
   void read(std::string_view) override {}

@@ -7,7 +7,9 @@
 //   {"op":"heard","id":"dev1"} / {"op":"lost","id":"dev1"}
 //   {"op":"ack","id":"dev1","error":""}                         -> completes the pending command
 // A command from the Hub is sent to the latest sender as
-//   {"op":"command","id":"dev1","property":"power","value":"OFF"}; a read as {"op":"read",...}.
+//   {"op":"command","id":"dev1","property":"power","value":"OFF"}; a read as {"op":"read",...};
+//   a device the Hub admitted after its register was answered "admitted": false as
+//   {"op":"admitted","id":"u2"}.
 // Policy from the environment: LOCALCLOUD_FAKE_OFFLINE_AFTER_MS (3000), LOCALCLOUD_FAKE_MAX_UNKNOWN (3).
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -69,6 +71,7 @@ class FakeBridge final : public Bridge {
     pending_[std::string(id)] = std::move(done);
   }
   void read(std::string_view id) override { send({{"op", "read"}, {"id", id}}); }
+  void admitted(std::string_view id) override { send({{"op", "admitted"}, {"id", id}}); }
   void forget(std::string_view id) override {
     pending_.erase(std::string(id));
     send({{"op", "forgotten"}, {"id", id}});

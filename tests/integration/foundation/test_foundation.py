@@ -194,7 +194,7 @@ class FoundationTest(harness.DaemonTest):
         # A device that does not acknowledge: the bridge reports the error it got.
         obs.publish("lc/plug/set/power", "TOGGLE")
         command = device.wait(lambda m: m.get("op") == "command")
-        self.assertEqual(command["value"], "TOGGLE")
+        self.assertEqual(command["value"], "OFF")  # the Hub resolves TOGGLE from the reported "ON"
         device.send(op="ack", id="dev1", error="no acknowledgement")
         obs.wait_json("lc/bridge/event", lambda e: e["type"] == "command_failed" and e["error"] == "no acknowledgement")
         self.assertFalse([m for m in device.poll() if m.get("op") == "command" and m.get("property") != "power"])
@@ -342,6 +342,16 @@ class FoundationTest(harness.DaemonTest):
         time.sleep(1.1)
         self.assertFalse(device.register("bad/#id", configured=False)["admitted"])
 
+    def test_unknown_device_over_the_rate_is_admitted_by_the_hub(self):
+        obs = self.observer()
+        _, device = self.start_fake()
+        self.assertTrue(device.register("u1", configured=False)["admitted"])
+        self.assertFalse(device.register("u2", configured=False)["admitted"])
+        # No second register: the Hub admits it in its turn and tells the bridge.
+        device.wait(lambda m: m.get("op") == "admitted" and m.get("id") == "u2", timeout=5)
+        obs.wait("homeassistant/switch/localcloud_fake_u2/power/config")
+        obs.wait_json("lc/bridge/event", lambda e: e["type"] == "device_joined" and e["device"] == "fake_u2")
+
     def test_remove_forgets_device(self):
         obs = self.observer()
         _, device = self.start_fake()
@@ -357,6 +367,16 @@ class FoundationTest(harness.DaemonTest):
         self.assertFalse([t for t in retained if "fake_dev1" in t], retained.keys())
         obs.publish("lc/bridge/request/remove", json.dumps({"device": "nothing"}))
         obs.wait_json("lc/bridge/response/remove", lambda r: r["status"] == "error")
+
+    def test_device_remove_is_remove(self):
+        obs = self.observer()
+        _, device = self.start_fake()
+        device.register("dev1", name="plug")
+        obs.wait("lc/plug/availability")
+        obs.publish("lc/bridge/request/device/remove", json.dumps({"device": "plug", "transaction": "x"}))
+        response = obs.wait_json("lc/bridge/response/device/remove")
+        self.assertEqual(response, {"status": "ok", "data": {"device": "plug"}, "transaction": "x"})
+        device.wait(lambda m: m.get("op") == "forgotten" and m.get("id") == "dev1")
 
 
 class CheckConfigTest(harness.DaemonTest):

@@ -81,6 +81,11 @@ TEST_CASE("incoming topics are classified") {
   in = topics::classify("lc", "lc/bridge/request/remove");
   REQUIRE(in);
   CHECK((in->kind == Kind::request && in->request == "remove"));
+  in = topics::classify("lc", "lc/bridge/request/device/remove");
+  REQUIRE(in);
+  CHECK((in->kind == Kind::request && in->request == "device/remove"));
+  for (const char* bad : {"lc/bridge/request/device/", "lc/bridge/request/a/b/c", "lc/bridge/request//remove"})
+    CHECK_MESSAGE(!topics::classify("lc", bad), bad);
   in = topics::classify("lc", "lc/plug");
   REQUIRE(in);
   CHECK(in->kind == Kind::state);

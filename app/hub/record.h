@@ -1,0 +1,47 @@
+// One registered device as the Hub holds it, and what the rest of the Hub is told when the
+// registry changes (the registry itself knows nothing of MQTT or the device database).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bridges/device.h"
+
+namespace lc {
+
+class BridgePort;
+
+struct DeviceRecord {
+  BridgePort* port = nullptr;  // the bridge it belongs to
+  DeviceInfo info;
+  std::string key;                                 // its MQTT key
+  nlohmann::json state = nlohmann::json::object();  // property -> the value last reported
+  nlohmann::json attributes;                       // null: none
+  bool online = false;
+  bool ever_heard = false;
+  std::chrono::steady_clock::time_point last_heard{};
+  // The publisher's bookkeeping.
+  bool state_dirty = false;
+  bool attributes_dirty = false;
+  bool queued = false;                        // waiting in the publisher's coalescing queue
+  std::vector<std::string> discovery_topics;  // config topics published for it
+};
+
+class RegistryListener {
+ public:
+  virtual ~RegistryListener() = default;
+  // Registered, or restored from the device database.
+  virtual void device_added(DeviceRecord& record) = 0;
+  // Model, firmware, manufacturer or properties changed.
+  virtual void description_changed(DeviceRecord& record) = 0;
+  virtual void availability_changed(DeviceRecord& record) = 0;
+  // state_dirty or attributes_dirty was set.
+  virtual void values_changed(DeviceRecord& record) = 0;
+  // A bridge/event message (device_joined, device_error, ...).
+  virtual void event(const std::string& type, const std::string& key, nlohmann::json detail) = 0;
+};
+
+}  // namespace lc
