@@ -9,7 +9,7 @@ json property_to_json(const Property& p) {
           {"main", p.main}, {"diagnostic", p.diagnostic}, {"device_class", p.device_class},
           {"unit", p.unit}, {"state_class", p.state_class}, {"icon", p.icon}, {"options", p.options},
           {"min", p.min}, {"max", p.max}, {"step", p.step}, {"precision", p.precision},
-          {"attributes", p.attributes}, {"hidden", p.hidden}};
+          {"attributes", p.attributes}, {"hidden", p.hidden}, {"enabled_by_default", p.enabled_by_default}};
 }
 
 Property property_from_json(const json& j) {
@@ -33,6 +33,7 @@ Property property_from_json(const json& j) {
   p.precision = j.value("precision", -1);
   p.attributes = j.value("attributes", false);
   p.hidden = j.value("hidden", false);
+  p.enabled_by_default = j.value("enabled_by_default", true);
   return p;
 }
 
