@@ -89,7 +89,7 @@ nlohmann::json redacted_json(const Config& c) {
         {"prefix", c.homeassistant.prefix},
         {"status_topic", c.homeassistant.status_topic}}},
       {"log", {{"level", std::string(level_name(c.log.level))}, {"trace", c.log.trace}, {"mask_ids", c.log.mask_ids}}},
-      {"api", {{"listen", endpoint_json(c.api.listen)}}},
+      {"api", {{"listen", endpoint_json(c.api.listen)}, {"token", secret_json(!c.api.token.empty())}}},
       {"data_dir", c.data_dir},
   };
   for (const auto& bridge : c.bridges) out[bridge.name] = bridge.settings->redacted_json();

@@ -51,6 +51,9 @@ struct Log {
 
 struct Api {
   std::optional<Endpoint> listen = Endpoint{"127.0.0.1", 8080};  // "" turns the API off
+  // When set, every mutating request (POST) carries "Authorization: Bearer <token>". Without
+  // it, a listener beyond loopback refuses every POST (403). Never logged or published.
+  std::string token;
 };
 
 // One registered bridge's section as loaded.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "config/files.h"
 #include "config/text.h"
 
@@ -148,10 +150,20 @@ void read_log(Reader& reader, const Field& section, Log& l) {
   });
 }
 
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(host), ec);
+  return !ec && address.is_loopback();
+}
+
 void read_api(Reader& reader, const Field& section, Api& api) {
   if (!reader.is_section(section)) return;
-  reader.for_each_key(section, {"listen"}, [&](const std::string&, const Field& f) {
-    reader.read_optional_endpoint(f, api.listen);
+  // A listener beyond loopback without a token is valid (the page and the API are read-only
+  // then): the daemon says so in its start-up log (app/service.cpp).
+  reader.for_each_key(section, {"listen", "token"}, [&](const std::string& key, const Field& f) {
+    if (key == "listen") reader.read_optional_endpoint(f, api.listen);
+    else if (key == "token") reader.read_string(f, api.token);
   });
 }
 
