@@ -16,6 +16,7 @@
 #include "app/hub/commands.h"
 #include "app/hub/device_db.h"
 #include "app/hub/hub_observer.h"
+#include "app/hub/mqtt_logging.h"
 #include "app/hub/mqtt_routing.h"
 #include "app/hub/mqtt_session.h"
 #include "app/hub/publisher.h"
@@ -59,9 +60,10 @@ class HubService final : private RegistryListener {
   void add_observer(HubObserver& observer) { observers_.add(observer); }
   void remove_observer(HubObserver& observer) { observers_.remove(observer); }
 
-  // A management request by name ("remove", "health_check", ...) with its JSON payload: the
-  // answer bridge/response/<name> carries ({"status":"ok","data":...} or
-  // {"status":"error","error":...}, the transaction echoed).
+  // A management request by name ("device/rename", "permit_join", "options", ...) with its
+  // JSON payload: the answer bridge/response/<name> carries ({"status":"ok","data":...} or
+  // {"status":"error","error":...}, the transaction echoed). The JSON API calls this; MQTT
+  // requests take the same path.
   nlohmann::json request(std::string_view name, const nlohmann::json& payload);
   // A command for the device with MQTT key `key`, as <key>/set/<property> sends it: the same
   // checks, events, log lines and read-back. `done` gets "" on success, else the error
@@ -79,6 +81,7 @@ class HubService final : private RegistryListener {
   void availability_changed(DeviceRecord& record) override;
   void values_changed(DeviceRecord& record) override;
   void event(const std::string& type, const std::string& key, nlohmann::json detail) override;
+  void permit_join_changed() override;
 
   void tick();
 
@@ -88,6 +91,7 @@ class HubService final : private RegistryListener {
   Registry registry_;
   Publisher publisher_;
   DeviceDatabase database_;
+  MqttLogging logging_;
   Commands commands_;
   Requests requests_;
   MqttSession session_;
@@ -95,6 +99,7 @@ class HubService final : private RegistryListener {
   boost::asio::steady_timer tick_timer_;
   HubObservers observers_;
   bool stopping_ = false;
+  bool info_posted_ = false;
 };
 
 }  // namespace lc
