@@ -61,7 +61,3 @@ export function request(name, payload) {
   return post(`api/request/${name}`, payload);
 }
 
-// True when the error says the daemon does not have this request yet.
-export function unknownRequest(error) {
-  return error instanceof ApiError && error.status === 404 && /unknown request/.test(error.message);
-}

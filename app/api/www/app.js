@@ -2,7 +2,7 @@
 // a snapshot first, then each change as it happens. Buttons go through the JSON API, which
 // takes the same paths as MQTT (same checks, same events, same read-back): the page shows a
 // value only once the device reported it.
-import { ApiError, command, request, setToken, unknownRequest } from "./api.js";
+import { ApiError, command, request, setToken } from "./api.js";
 import { Bridge } from "./bridge.js";
 import { Devices } from "./devices.js";
 import { ask, setupDialogs, toast } from "./dialogs.js";
@@ -54,12 +54,7 @@ const devices = new Devices($("device-list"), {
       ok: "Rename",
       action: async (to) => {
         if (!to || to === key) throw new Error("Enter a new name");
-        try {
-          await withToken(() => request("device/rename", { from: key, to }));
-        } catch (error) {
-          if (unknownRequest(error)) throw new Error("This localcloud cannot rename devices yet (no device/rename request).");
-          throw error;
-        }
+        await withToken(() => request("device/rename", { from: key, to }));
         toast(`${key} is now ${to}`);
       },
     });
@@ -83,8 +78,7 @@ const bridge = new Bridge({
     try {
       return await withToken(() => request("permit_join", { time: seconds, bridge: name }));
     } catch (error) {
-      if (unknownRequest(error)) toast("This localcloud has no permit_join request yet.", "error");
-      else toast(`permit_join for ${name} failed: ${error.message}`, "error");
+      toast(`permit_join for ${name} failed: ${error.message}`, "error");
       return null;
     }
   },
@@ -107,11 +101,23 @@ function refreshLists() {
   }
 }
 
+// The trace hint's button: the options request (log.trace at run time, not written to the
+// config file), as bridge/request/options over MQTT.
+$("trace-on").addEventListener("click", async () => {
+  try {
+    await withToken(() => request("options", { options: { log: { trace: true } } }));
+    toast("Protocol trace on (until localcloud restarts)");
+  } catch (error) {
+    toast(`Turning the trace on failed: ${error.message}`, "error");
+  }
+});
+
 function showStatus(status) {
   bridge.show(status);
   changes = status.changes || "open";
   devices.setChanges(changes);
   log.setTraceOn(status.log && status.log.trace);
+  $("trace-on").disabled = changes === "refused";
 }
 
 // ---- the event stream --------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // The header (broker, version, uptime, devices online) and one card per bridge: listeners,
 // devices online, packets in/out/dropped, and permit_join.
 import { h } from "./devices.js";
-import { duration, plural, setServerNow } from "./format.js";
+import { duration, now, plural, setServerNow } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -14,6 +14,7 @@ export class Bridge {
     this.uptimeBase = 0;
     this.uptimeAt = 0;
     this.joinUntil = new Map();  // bridge -> ms (our clock) when permit_join ends
+    this.joinAnsweredAt = new Map();  // bridge -> ms (our clock) of our last permit_join answer
     this.cards = new Map();
   }
 
@@ -96,6 +97,14 @@ export class Bridge {
     card.packetsOut.textContent = count(packets.out);
     card.dropped.textContent = count(packets.dropped);
     card.dropped.classList.toggle("warn", (packets.dropped || 0) > 0);
+    // The daemon's own word on permit_join (bridge/info's): opened or closed elsewhere too
+    // (MQTT, another page), its end in the daemon's clock (ms since the epoch).
+    // A status sent just before our own request's answer is not taken for the truth.
+    if (Date.now() - (this.joinAnsweredAt.get(card.name) || 0) < 3000) {
+      // keep what the answer said
+    } else if (bridge.permit_join === false) this.joinUntil.set(card.name, 0);
+    else if (bridge.permit_join === true && Number.isFinite(bridge.permit_join_end))
+      this.joinUntil.set(card.name, Date.now() + (bridge.permit_join_end - now()));
     this.showJoin(card);
   }
 
@@ -105,6 +114,7 @@ export class Bridge {
     if (!answer) return;
     const seconds = answer.data && Number.isFinite(answer.data.time) ? answer.data.time : open ? 0 : JOIN_SECONDS;
     this.joinUntil.set(name, seconds > 0 ? Date.now() + seconds * 1000 : 0);
+    this.joinAnsweredAt.set(name, Date.now());
     this.showJoin(this.cards.get(name));
   }
 

@@ -163,6 +163,57 @@ class WebApiTest(common.ThreeBridgeTest):
         status, answer = web.post(address, "/api/request/remove", {"device": "nobody"})
         self.assertEqual(status, 400, answer)
         self.assertEqual(answer["status"], "error")
+        status, answer = web.post(address, "/api/request/no_such_request", {})
+        self.assertEqual(status, 404, answer)
+        self.assertTrue(answer["error"].startswith("unknown request"), answer)
+        self.assertTrue(daemon.alive())
+
+    def test_management_requests_through_the_api(self):
+        """device/rename, permit_join and options (issue 13) through POST /api/request/<request>:
+        the answers bridge/response/<request> carries, and their effect where MQTT sees it."""
+        obs = self.observer(("lc/bridge/devices", "lc/bridge/info", "lc/desk_lamp/availability"))
+        daemon = self.start_three(self.config(names=False))
+        address = self.api_address()
+        self.vesync_sim()
+        key = common.VESYNC_KEY
+        wait_until(lambda: any(d["key"] == key and d["online"] for d in web.get_json(address, "/api/devices")), 15,
+                   interval=0.2, what=f"{key} online")
+
+        # device/rename: the device under its new key in /api/devices and on MQTT.
+        status, answer = web.post(address, "/api/request/device/rename", {"from": key, "to": "desk_lamp",
+                                                                          "transaction": "r1"})
+        self.assertEqual((status, answer), (200, {"status": "ok", "data": {"from": key, "to": "desk_lamp"},
+                                                  "transaction": "r1"}))
+        keys = {d["key"] for d in web.get_json(address, "/api/devices")}
+        self.assertIn("desk_lamp", keys)
+        self.assertNotIn(key, keys)
+        obs.wait("lc/desk_lamp/availability", lambda m: m.text() == "online")
+        obs.wait_json("lc/bridge/devices", lambda d: any(x["key"] == "desk_lamp" for x in d))
+        status, answer = web.post(address, "/api/request/device/rename", {"from": "desk_lamp", "to": "bridge"})
+        self.assertEqual(status, 400, answer)
+        self.assertIn("reserved", answer["error"])
+        status, answer = web.post(address, "/api/request/device/rename", {"from": "nobody", "to": "x"})
+        self.assertEqual(status, 400, answer)
+
+        # permit_join for one bridge, then closed; a bad payload is answered with its usage.
+        status, answer = web.post(address, "/api/request/permit_join", {"time": 60, "bridge": "timeguard"})
+        self.assertEqual(status, 200, answer)
+        self.assertEqual((answer["data"]["time"], answer["data"]["bridge"]), (60, "timeguard"))
+        obs.wait_json("lc/bridge/info", lambda i: i.get("bridges", {}).get("timeguard", {}).get("permit_join") is True)
+        status, answer = web.post(address, "/api/request/permit_join", {"time": 0, "bridge": "timeguard"})
+        self.assertEqual((status, answer["data"]["time"]), (200, 0))
+        status, answer = web.post(address, "/api/request/permit_join", {"value": True})
+        self.assertEqual(status, 400, answer)
+
+        # options: the log level at run time, seen in /api/bridge and in the log.
+        status, answer = web.post(address, "/api/request/options", {"options": {"log": {"level": "debug"}}})
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["data"]["options"]["log"]["level"], "debug")
+        daemon.wait_log(r"options: log level debug")
+        self.assertEqual(web.get_json(address, "/api/bridge")["log"]["level"], "debug")
+        status, answer = web.post(address, "/api/request/options", {"options": {"mqtt": {"url": "x"}}})
+        self.assertEqual(status, 400, answer)
+        self.assertIn("cannot be changed at run time", answer["error"])
         self.assertTrue(daemon.alive())
 
 

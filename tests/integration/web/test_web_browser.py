@@ -10,8 +10,8 @@ python3-selenium) against the built daemon and simulated devices of all three br
 * a stopped simulator turns its device offline on the page; the page fits a phone's width
   and turns dark with prefers-color-scheme; the browser's console shows no error.
 
-test_rename_and_permit_join drives the page's Rename and Permit join buttons; it is skipped,
-saying so, while the daemon answers those requests with "unknown request"."""
+test_rename_and_permit_join drives the page's Rename and Permit join buttons (the management
+requests device/rename and permit_join) and the trace hint's button (options)."""
 import os
 import sys
 import time
@@ -230,25 +230,17 @@ class PageTest(common.ThreeBridgeTest):
         self.assertTrue(self.daemon.alive())
 
     def test_rename_and_permit_join(self):
-        """The page's Rename and Permit join buttons, once the daemon has device/rename and
-        permit_join (issue 13); skipped with a message while it answers "unknown request"."""
+        """The page's Rename and Permit join buttons: the management requests device/rename and
+        permit_join (issue 13) sent through POST /api/request/<request>."""
         self.start_three(self.config(names=False))
-        address = self.api_address()
-        missing = []
-        for name, payload in (("device/rename", {"from": "nobody", "to": "x"}), ("permit_join", {"time": 0})):
-            status, answer = web.post(address, f"/api/request/{name}", payload)
-            if status == 404 and "unknown request" in str(answer):
-                missing.append(name)
-        if missing:
-            self.skipTest(f"the daemon answers {', '.join(missing)} with \"unknown request\" (issue 13 adds them); "
-                          "the page's buttons send them already")
         self.vesync = self.vesync_sim()
         key = common.VESYNC_KEY
         wait_until(lambda: self.devices().get(key, {}).get("online"), 15, interval=0.2, what=f"{key} online")
         self.open_page()
         self.wait_page(lambda: self.css(f'[data-device="{key}"]'), f"{key} listed")
 
-        # Permit join on the timeguard bridge: the request goes out, the button says so.
+        # Permit join on the timeguard bridge: the request goes out, the button says so, and
+        # bridge/info (through the Hub) agrees.
         self.css('[data-bridge="timeguard"] button.join')[0].click()
         self.wait_page(lambda: self.attribute('[data-bridge="timeguard"] button.join', "aria-pressed") == "true",
                        "permit_join open")
@@ -256,21 +248,34 @@ class PageTest(common.ThreeBridgeTest):
         self.wait_page(lambda: self.attribute('[data-bridge="timeguard"] button.join', "aria-pressed") == "false",
                        "permit_join closed")
 
-        # Rename through the dialog: the card under its new key, or (when the daemon refuses
-        # it) the dialog saying why and nothing changed.
+        # Rename through the dialog: the card moves to its new key, live, and the API agrees.
         self.css(f'[data-device="{key}"] .actions button')[0].click()
         field = self.css("#dialog-input")[0]
         field.clear()
         field.send_keys("desk_lamp")
         self.css("#dialog-ok")[0].click()
         self.wait_page(lambda: self.text("#dialog-error") or not self.css("#dialog[open]"), "the rename's answer")
-        if self.css("#dialog[open]"):
-            print(f"rename refused: {self.text('#dialog-error')}", file=sys.stderr)
-            self.css("#dialog-cancel")[0].click()
-            self.assertTrue(self.css(f'[data-device="{key}"]'))
-        else:
-            self.wait_page(lambda: self.css('[data-device="desk_lamp"]') and not self.css(f'[data-device="{key}"]'),
-                           "renamed")
+        self.assertFalse(self.css("#dialog[open]"), f"rename refused: {self.text('#dialog-error')}")
+        self.wait_page(lambda: self.css('[data-device="desk_lamp"]') and not self.css(f'[data-device="{key}"]'),
+                       "renamed")
+        self.assertIn("desk_lamp", self.devices())
+
+        # A refused rename (a name in use) keeps the dialog open with the Hub's reason.
+        self.css('[data-device="desk_lamp"] .actions button')[0].click()
+        field = self.css("#dialog-input")[0]
+        field.clear()
+        field.send_keys("bridge")
+        self.css("#dialog-ok")[0].click()
+        self.wait_page(lambda: self.text("#dialog-error"), "the refusal")
+        self.assertIn("reserved", self.text("#dialog-error"))
+        self.css("#dialog-cancel")[0].click()
+        self.assertTrue(self.css('[data-device="desk_lamp"]'))
+        # The trace hint's button sends options (log.trace on at run time): trace lines arrive.
+        self.assertTrue(self.css("#trace-hint")[0].is_displayed())
+        self.css("#trace-on")[0].click()
+        self.daemon.wait_log(r"options: log level \w+, trace on")
+        self.wait_page(lambda: self.css("#log-lines li.trace"), "a trace line in the log panel", timeout=10)
+        self.wait_page(lambda: not self.css("#trace-hint")[0].is_displayed(), "the trace hint gone")
         # A refused request shows as a failed network request in the console; nothing else may.
         self.assertEqual([e for e in web.console_errors(self.driver) if e.get("source") != "network"], [])
 
