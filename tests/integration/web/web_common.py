@@ -1,6 +1,7 @@
 """Shared pieces of the web page tests: HTTP requests to the API, many server-sent event streams
-read from one thread (also for the benchmarks: EventStreams(address).open(10)), and a headless
-Chromium driven by Debian's chromium-driver and python3-selenium."""
+read from one thread (also for the benchmarks: EventStreams(address).open(10), or run this file
+as `python3 web_common.py HOST:PORT 10`), and a headless Chromium driven by Debian's
+chromium-driver and python3-selenium."""
 import http.client
 import json
 import os
@@ -231,3 +232,31 @@ def stop_browser(driver):
 def console_errors(driver):
     """The browser console's SEVERE entries so far."""
     return [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+
+
+def main():
+    """For the benchmarks (bench/run.sh's "command round trip with N pages open"):
+    python3 tests/integration/web/web_common.py 127.0.0.1:8080 10
+    holds 10 pages' event streams open, read as a browser reads them, until interrupted, and
+    says once a second how many are open and how many events they got."""
+    import argparse
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("address", help="api.listen, HOST:PORT")
+    parser.add_argument("pages", type=int, nargs="?", default=10)
+    args = parser.parse_args()
+    streams = EventStreams(args.address)
+    streams.open(args.pages)
+    try:
+        while True:
+            time.sleep(1)
+            reading = streams.reading()
+            print(f"{len(reading)} open, {sum(s.events for s in reading)} events, "
+                  f"statuses {sorted({s.status for s in streams.streams if s.status})}", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        streams.close()
+
+
+if __name__ == "__main__":
+    main()
