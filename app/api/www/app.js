@@ -115,6 +115,7 @@ $("trace-on").addEventListener("click", async () => {
 function showStatus(status) {
   bridge.show(status);
   changes = status.changes || "open";
+  devices.setBridges(status.bridges);
   devices.setChanges(changes);
   log.setTraceOn(status.log && status.log.trace);
   $("trace-on").disabled = changes === "refused";

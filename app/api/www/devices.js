@@ -3,12 +3,14 @@
 // (data-last-seen, ticking) and the device's cloud conversation at a glance.
 import { ago, label, localTime, valueText } from "./format.js";
 
-// Where a device that never reached us should have been pointed (PRODUCT.md's table).
-const REACH_HINTS = {
-  miio: "Point ot.io.mi.com and ott.io.mi.com at this host (DNS override and DNAT to UDP/TCP 8053).",
-  vesync: "Point server2.vesync.com at this host (DNS override, or the provisioning serverIP), port 17273.",
-  timeguard: "DNAT the device's UDP 9997 traffic for www.cloudwarm.net to this host.",
-};
+// Where a device that never reached us should have been pointed: its bridge's listeners (the
+// vendors' host names are in the README's sections; the page knows no vendor by name).
+function reachHint(listeners) {
+  const ports = [...new Set((listeners || []).map((l) => `${String(l.protocol).toUpperCase()} ${String(l.address).split(":").pop()}`))];
+  return ports.length
+    ? `Point the device's cloud host names at this host (DNS override or DNAT) so that it reaches ${ports.join(", ")}.`
+    : "Check that the device's cloud traffic is pointed at this host.";
+}
 
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
@@ -33,6 +35,7 @@ export class Devices {
     this.actions = actions;  // {command(key, property, value), rename(key), remove(key)}
     this.devices = new Map();  // key -> {data, element, refs}
     this.changes = "open";
+    this.listeners = {};  // bridge -> its listeners, from the status
     this.filterText = "";
     this.filterBridge = "";
   }
@@ -122,6 +125,10 @@ export class Devices {
     const { type, device, bridge, ...detail } = event;
     entry.data.cloud = { ...(entry.data.cloud || {}), error: { ...detail, bridge }, error_at: new Date().toISOString() };
     this.showPresence(entry);
+  }
+
+  setBridges(bridges) {
+    for (const [name, bridge] of Object.entries(bridges || {})) this.listeners[name] = bridge.listeners || [];
   }
 
   setChanges(mode) {
@@ -354,7 +361,7 @@ export class Devices {
       state = "never";
       refs.reach.append(
         h("strong", { text: "Never reached localcloud. " }),
-        REACH_HINTS[data.bridge] || "Check that the device's cloud traffic is pointed at this host.",
+        reachHint(this.listeners[data.bridge]),
       );
       refs.reach.hidden = false;
     }
