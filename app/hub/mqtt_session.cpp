@@ -64,7 +64,7 @@ void MqttSession::home_assistant_status(const std::string& payload, bool retaine
   rediscovery_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && publisher_.synced()) {
       log_.info("Home Assistant is online: publishing discovery and state again");
-      publisher_.everything();
+      publisher_.everything(true);
     }
   });
 }
