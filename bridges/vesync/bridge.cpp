@@ -8,7 +8,7 @@
 
 #include "bridges/vesync/crypto.h"
 #include "bridges/vesync/service_api.h"
-#include "bridges/vesync/transport.h"
+#include "bridges/vesync/ws_server.h"
 #include "bridges/vesync/upstream.h"
 #include "core/durable_store.h"
 #include "core/net.h"
@@ -548,19 +548,19 @@ void VesyncBridge::start() {
   WsServerOptions options;
   options.listen = settings_.listen;
   options.max_message = kMaxFrameBytes;
-  // Within the open-files limit, with room for the broker and data_dir (core/net.h); a
-  // proxied outlet holds a second descriptor for its upstream.
-  options.max_connections = connection_cap(options.max_connections, settings_.upstream ? 2 : 1);
+  // Within the open-files limit, with room for the broker and data_dir: the device listeners'
+  // shared budget (core/tcp_listener.h). A proxied outlet holds a second descriptor for its
+  // upstream.
+  options.budget = &DescriptorBudget::process();
+  options.descriptors_per_connection = settings_.upstream ? 2 : 1;
   WsServer::Callbacks callbacks;
   callbacks.upgraded = [this](std::shared_ptr<WsLink> link, const http::Request& request) {
     accept_link(std::move(link), request);
   };
-  callbacks.rejected = [this, cap = options.max_connections, warning = std::make_shared<CapWarning>()](
-                           std::string_view reason, const std::string& peer, std::string_view detail) {
+  callbacks.rejected = [this](std::string_view reason, const std::string& peer, std::string_view detail) {
     stats_.drop(reason, peer_host(peer), detail);
-    if (reason == "too_many_connections") warning->refused(log_, "websocket server", cap);
   };
-  server_ = std::make_unique<WsServer>(io_, options, std::move(callbacks));
+  server_ = std::make_unique<WsServer>(io_, options, std::move(callbacks), log_);
   server_->start();
   log_.info("websocket server on ", settings_.listen.text(), " (path /gnws or any)");
 

@@ -21,7 +21,8 @@
 
 #include "bridges/vesync/codec.h"
 #include "bridges/vesync/crypto.h"
-#include "bridges/vesync/transport.h"
+#include "bridges/vesync/ws_client.h"
+#include "bridges/vesync/ws_server.h"
 #include "core/duration.h"
 
 namespace lc::vesync {

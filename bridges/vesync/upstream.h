@@ -17,7 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bridges/vesync/codec.h"
-#include "bridges/vesync/transport.h"
+#include "bridges/vesync/ws_client.h"
 #include "core/log.h"
 
 namespace lc::vesync {

@@ -16,6 +16,8 @@
 #include "bridges/vesync/bridge.h"
 #include "bridges/vesync/crypto.h"
 #include "bridges/vesync/transport.h"
+#include "bridges/vesync/ws_client.h"
+#include "bridges/vesync/ws_server.h"
 #include "bridges/vesync/ws_frame.h"
 #include "core/durable_store.h"
 #include "tests/support/fake_hub.h"
