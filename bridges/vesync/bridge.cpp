@@ -565,8 +565,8 @@ void VesyncBridge::start() {
   log_.info("websocket server on ", settings_.listen.text(), " (path /gnws or any)");
 
   if (settings_.service_listen) {
-    service_ = std::make_unique<ServiceApi>(io_, *settings_.service_listen, settings_.service_token, *this);
-    service_->start();
+    service_ = std::make_unique<ServiceApi>(io_, metrics_, settings_.service_token, *this);
+    service_->start(*settings_.service_listen);
     log_.info("service API on ", settings_.service_listen->text(),
               settings_.service_token.empty() ? " without a token" : " (token required)");
     if (service_api_open(settings_))
@@ -966,18 +966,35 @@ void VesyncBridge::command(std::string_view id, std::string_view property, const
   else if (text == "TOGGLE" && device.relay) target = *device.relay == Relay::open ? Relay::break_ : Relay::open;
   else if (text == "TOGGLE") return done("TOGGLE: the relay state is not known yet");
   else return done("power takes ON, OFF or TOGGLE");
-  switch_relay(device, *target, std::move(done));
+  relay_command(device, *target, std::move(done));
 }
 
-void VesyncBridge::switch_relay(Device& device, Relay relay, CommandDone done) {
+void VesyncBridge::relay_command(Device& device, Relay relay, CommandDone done) {
   if (!device.session) return done("device not connected");
   device.session->send_relay(relay, std::move(done));
 }
 
-void VesyncBridge::request_power(Device& device, std::chrono::milliseconds timeout,
+std::optional<std::string> VesyncBridge::find_outlet(std::string_view name_or_id) {
+  Device* device = find_device(name_or_id);
+  return device ? std::optional<std::string>(device->id) : std::nullopt;
+}
+
+bool VesyncBridge::connected(std::string_view id) {
+  auto it = devices_.find(std::string(id));
+  return it != devices_.end() && it->second->session;
+}
+
+void VesyncBridge::switch_relay(std::string_view id, Relay relay, std::function<void(std::string error)> done) {
+  auto it = devices_.find(std::string(id));
+  if (it == devices_.end()) return done("unknown device");
+  relay_command(*it->second, relay, std::move(done));
+}
+
+void VesyncBridge::request_power(std::string_view id, std::chrono::milliseconds timeout,
                                  std::function<void(std::optional<PowerReading>)> answer) {
-  if (!device.session) return answer(std::nullopt);
-  device.session->wait_power(timeout, std::move(answer));
+  auto it = devices_.find(std::string(id));
+  if (it == devices_.end() || !it->second->session) return answer(std::nullopt);
+  it->second->session->wait_power(timeout, std::move(answer));
 }
 
 void VesyncBridge::read(std::string_view id) {

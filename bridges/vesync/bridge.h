@@ -19,6 +19,7 @@
 #include "bridges/vesync/codec.h"
 #include "bridges/vesync/config.h"
 #include "bridges/vesync/http.h"
+#include "bridges/vesync/service_api.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -27,7 +28,6 @@ namespace lc::vesync {
 class Session;
 class WsLink;
 class WsServer;
-class ServiceApi;
 
 // Thresholds beyond which a reading is a spike and not published (protocols/vesync.md §5:
 // voltlet PR #13 drops power above 4000 W; fancygaphtrn drops >= 1000 W or >= 130 V, which
@@ -55,13 +55,7 @@ struct Device {
   std::vector<std::string> blocked_logged;  // proxy: "<direction> <uri>" already logged
 };
 
-// What /api/power answers.
-struct PowerReading {
-  std::optional<Relay> relay;
-  std::optional<double> watts, volts;
-};
-
-class VesyncBridge final : public Bridge {
+class VesyncBridge final : public Bridge, public OutletControl {
  public:
   explicit VesyncBridge(BridgeContext& context);
   ~VesyncBridge() override;
@@ -79,14 +73,12 @@ class VesyncBridge final : public Bridge {
   // A websocket that completed its upgrade (from the server, or a test's fake link).
   void accept_link(std::shared_ptr<WsLink> link, const http::Request& request);
 
-  // Service API helpers. find_device: by configured name, else by id (any case).
-  Device* find_device(std::string_view name_or_id);
-  // Switches the relay; `done` runs once acknowledged, failed or timed out.
-  void switch_relay(Device& device, Relay relay, CommandDone done);
-  // Asks for /runtimeInfo; `answer` gets the next one, or nullopt after `timeout` or when
-  // the device is not connected.
-  void request_power(Device& device, std::chrono::milliseconds timeout,
-                     std::function<void(std::optional<PowerReading>)> answer);
+  // OutletControl (the service API)
+  std::optional<std::string> find_outlet(std::string_view name_or_id) override;
+  bool connected(std::string_view id) override;
+  void switch_relay(std::string_view id, Relay relay, std::function<void(std::string error)> done) override;
+  void request_power(std::string_view id, std::chrono::milliseconds timeout,
+                     std::function<void(std::optional<PowerReading>)> answer) override;
 
   // Tests: the wall clock behind the time fields, the bound address, the ack deadline.
   void set_clock(std::function<std::chrono::system_clock::time_point()> clock) { clock_ = std::move(clock); }
@@ -112,6 +104,8 @@ class VesyncBridge final : public Bridge {
   void poll(const std::shared_ptr<Session>& session);
 
   Device& device_for(const std::string& id);
+  Device* find_device(std::string_view name_or_id);  // by configured name, else by id (any case)
+  void relay_command(Device& device, Relay relay, CommandDone done);
   DeviceInfo device_info(const Device& device) const;
   void add_energy(Device& device, double kwh);
   void persist_energy(Device& device);

@@ -11,6 +11,7 @@
 #include "bridges/vesync/crypto.h"
 #include "bridges/vesync/http.h"
 #include "bridges/vesync/ws_frame.h"
+#include "core/http_server.h"
 
 using namespace lc::vesync;
 
@@ -52,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: {
       if (auto request = http::parse_request(input)) {
         (void)http::is_websocket_upgrade(*request);
-        (void)http::query_param(request->query(), "name");
+        (void)lc::query_parameter(request->target, "name");
         if (const auto* key = request->header("Sec-WebSocket-Key")) (void)http::websocket_accept(*key);
       }
       (void)http::parse_response(input);
