@@ -10,7 +10,6 @@
 namespace lc::vesync {
 
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
 
 VesyncBridge::VesyncBridge(BridgeContext& context)
     : io_(context.io),
@@ -271,8 +270,8 @@ Outlet& VesyncBridge::logged_in(Session& session, const Login& login, const std:
     outlet.model = login.type.value_or(login.device_name.value_or(""));
   outlet.firmware = login.firm_version.value_or("");
   const bool was_admitted = outlet.admitted;
+  // Not registered now: the Hub may still admit it in its turn (admitted()).
   outlet.admitted = hub_.device_seen(device_info(outlet));
-  outlet.next_admission_try = std::chrono::steady_clock::now() + 1s;
 
   // Once per outlet at info; unregistered outlets (the Hub logs those) at debug.
   const Level level = outlet.login_logged || !outlet.admitted ? Level::debug : Level::info;
@@ -289,18 +288,15 @@ Outlet& VesyncBridge::logged_in(Session& session, const Login& login, const std:
   return outlet;
 }
 
-void VesyncBridge::retry_admission(Outlet& outlet) {
-  if (outlet.admitted || !outlet.session) return;
-  // At most once a second per outlet (a keepalive flood must not rebuild DeviceInfo each time).
-  const auto now = std::chrono::steady_clock::now();
-  if (now < outlet.next_admission_try) return;
-  outlet.next_admission_try = now + 1s;
-  outlet.admitted = hub_.device_seen(device_info(outlet));
-  if (!outlet.admitted) return;
-  log_.info(who(outlet), " registered");
-  hub_.heard(outlet.id);
-  if (outlet.relay) hub_.state_changed(outlet.id, "power", *outlet.relay == Relay::open ? "ON" : "OFF");
-  energy_.publish_stored(outlet);
+// The Hub registered an outlet whose login came while new unknown devices were over the rate.
+void VesyncBridge::admitted(std::string_view id) {
+  Outlet* outlet = find(id);
+  if (!outlet || outlet->admitted) return;
+  outlet->admitted = true;
+  log_.info(who(*outlet), " registered");
+  if (outlet->session) hub_.heard(outlet->id);
+  if (outlet->relay) hub_.state_changed(outlet->id, "power", *outlet->relay == Relay::open ? "ON" : "OFF");
+  energy_.publish_stored(*outlet);
 }
 
 // ---- what the outlets report
@@ -315,7 +311,6 @@ void VesyncBridge::relay_reported(Outlet& outlet, Relay relay) {
 }
 
 void VesyncBridge::keepalive(Outlet& outlet, const KeepAlive& keepalive) {
-  if (!outlet.admitted) retry_admission(outlet);
   if (outlet.admitted && keepalive.rssi) hub_.state_changed(outlet.id, "rssi", *keepalive.rssi);
 }
 
@@ -346,15 +341,9 @@ void VesyncBridge::command(std::string_view id, std::string_view property, const
   Outlet* outlet = find(id);
   if (!outlet) return done("unknown device");
   if (property != "power") return done("property " + std::string(property) + " is read-only");
-  if (!value.is_string()) return done("power takes ON, OFF or TOGGLE");
-  const std::string text = value.get<std::string>();
-  std::optional<Relay> target;
-  if (text == "ON") target = Relay::open;
-  else if (text == "OFF") target = Relay::break_;
-  else if (text == "TOGGLE" && outlet->relay) target = *outlet->relay == Relay::open ? Relay::break_ : Relay::open;
-  else if (text == "TOGGLE") return done("TOGGLE: the relay state is not known yet");
-  else return done("power takes ON, OFF or TOGGLE");
-  relay_command(*outlet, *target, std::move(done));
+  // The Hub resolves TOGGLE (bridges/bridge.h): only ON and OFF come here.
+  if (value != "ON" && value != "OFF") return done("power takes ON or OFF");
+  relay_command(*outlet, value == "ON" ? Relay::open : Relay::break_, std::move(done));
 }
 
 void VesyncBridge::relay_command(Outlet& outlet, Relay relay, CommandDone done) {

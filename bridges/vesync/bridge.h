@@ -49,6 +49,7 @@ class VesyncBridge final : public Bridge, public OutletControl, private SessionO
   std::vector<Listener> listeners() const override;
   void command(std::string_view id, std::string_view property, const Json& value, CommandDone done) override;
   void read(std::string_view id) override;
+  void admitted(std::string_view id) override;
   void forget(std::string_view id) override;
   void retained_state(std::string_view id, const Json& state) override;
 
@@ -86,7 +87,6 @@ class VesyncBridge final : public Bridge, public OutletControl, private SessionO
   std::string refuse_upstream(const boost::asio::ip::tcp::endpoint& endpoint) const override;
   TimeFields utc_now() const override { return utc_time_fields(clock_()); }
 
-  void retry_admission(Outlet& outlet);
   void login_deadline(const std::shared_ptr<Session>& session);
   void poll(const std::shared_ptr<Session>& session);
   Outlet& outlet_for(const std::string& id);

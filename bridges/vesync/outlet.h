@@ -2,7 +2,6 @@
 // its energy counter (energy.h).
 #pragma once
 
-#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +27,6 @@ struct Outlet {
   double energy_published = -1;  // the newest value made durable and published
   bool energy_stored = false;    // a record exists in data_dir
   bool login_logged = false;
-  std::chrono::steady_clock::time_point next_admission_try{};  // unregistered: retried on /ka
   std::vector<std::string> blocked_logged;  // proxy: "<direction> <uri>" already logged
 };
 
