@@ -11,6 +11,16 @@ namespace lc::vesync {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// Hub::heard() for an outlet's frames at most this often: the Hub's offline detection counts in
+// seconds, and a flood of frames then costs a comparison each.
+constexpr auto kHeardInterval = std::chrono::seconds(1);
+
+const char* power_state(Relay relay) { return relay == Relay::open ? "ON" : "OFF"; }
+
+}  // namespace
+
 VesyncBridge::VesyncBridge(BridgeContext& context)
     : io_(context.io),
       settings_(settings_of<Settings>(context)),
@@ -280,12 +290,19 @@ Outlet& VesyncBridge::logged_in(Session& session, const Login& login, const std:
           session.path() == "/gnws" ? "" : " (not /gnws)", ", firmware ", outlet.firmware.empty() ? "?" : outlet.firmware,
           session.encrypted() ? ", encrypted" : ", plaintext",
           outlet.admitted ? "" : (was_admitted ? "" : "; not registered (accept_unknown/max_unknown)"));
-  if (login.relay) relay_reported(outlet, *login.relay);
+  if (login.relay) outlet.relay = *login.relay;
+  // A login is news: online at once, whenever the last frame was reported (frame_heard()).
   if (outlet.admitted) {
+    report_known(outlet);
     hub_.heard(outlet.id);
-    energy_.publish_stored(outlet);
   }
   return outlet;
+}
+
+void VesyncBridge::report_known(Outlet& outlet) {
+  if (outlet.relay) hub_.state_changed(outlet.id, "power", power_state(*outlet.relay));
+  if (outlet.rssi) hub_.state_changed(outlet.id, "rssi", *outlet.rssi);
+  energy_.publish_stored(outlet);
 }
 
 // The Hub registered an outlet whose login came while new unknown devices were over the rate.
@@ -295,23 +312,26 @@ void VesyncBridge::admitted(std::string_view id) {
   outlet->admitted = true;
   log_.info(who(*outlet), " registered");
   if (outlet->session) hub_.heard(outlet->id);
-  if (outlet->relay) hub_.state_changed(outlet->id, "power", *outlet->relay == Relay::open ? "ON" : "OFF");
-  energy_.publish_stored(*outlet);
+  report_known(*outlet);
 }
 
 // ---- what the outlets report
 
-void VesyncBridge::frame_heard(Outlet& outlet) {
-  if (outlet.admitted) hub_.heard(outlet.id);
+void VesyncBridge::frame_heard(Outlet& outlet, std::chrono::steady_clock::time_point now) {
+  if (!outlet.admitted || now - outlet.heard_reported < kHeardInterval) return;
+  outlet.heard_reported = now;
+  hub_.heard(outlet.id);
 }
 
 void VesyncBridge::relay_reported(Outlet& outlet, Relay relay) {
   outlet.relay = relay;
-  if (outlet.admitted) hub_.state_changed(outlet.id, "power", relay == Relay::open ? "ON" : "OFF");
+  if (outlet.admitted) hub_.state_changed(outlet.id, "power", power_state(relay));
 }
 
-void VesyncBridge::keepalive(Outlet& outlet, const KeepAlive& keepalive) {
-  if (outlet.admitted && keepalive.rssi) hub_.state_changed(outlet.id, "rssi", *keepalive.rssi);
+void VesyncBridge::keepalive(Outlet& outlet, std::optional<int64_t> rssi) {
+  if (!rssi || rssi == outlet.rssi) return;
+  outlet.rssi = rssi;
+  if (outlet.admitted) hub_.state_changed(outlet.id, "rssi", *rssi);
 }
 
 void VesyncBridge::runtime_reported(Outlet& outlet, const RuntimeInfo& info) {
@@ -361,6 +381,8 @@ void VesyncBridge::forget(std::string_view id) {
   if (it == outlets_.end()) return;
   Outlet& outlet = *it->second;
   outlet.admitted = false;
+  outlet.rssi.reset();
+  outlet.heard_reported = {};
   outlet.blocked_logged.clear();
   outlet.login_logged = false;
   energy_.forget(outlet);

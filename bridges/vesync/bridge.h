@@ -77,10 +77,10 @@ class VesyncBridge final : public Bridge, public OutletControl, private SessionO
   // SessionOwner
   Outlet& logged_in(Session& session, const Login& login, const std::string& id) override;
   void first_login(Session& session) override;
-  void frame_heard(Outlet& outlet) override;
+  void frame_heard(Outlet& outlet, std::chrono::steady_clock::time_point now) override;
   void relay_reported(Outlet& outlet, Relay relay) override;
   void runtime_reported(Outlet& outlet, const RuntimeInfo& info) override;
-  void keepalive(Outlet& outlet, const KeepAlive& keepalive) override;
+  void keepalive(Outlet& outlet, std::optional<int64_t> rssi) override;
   void energy_reported(Outlet& outlet, const Report& report, std::string_view peer) override;
   void session_closed(Session& session) override;
   std::string who(const Outlet& outlet) const override { return vesync::who(hub_, outlet); }
@@ -93,6 +93,8 @@ class VesyncBridge final : public Bridge, public OutletControl, private SessionO
   Outlet* find(std::string_view id);
   Outlet* find_by_name_or_id(std::string_view name_or_id);
   DeviceInfo device_info(const Outlet& outlet) const;
+  // What the outlet sent before it was registered: its relay, its rssi, its stored energy.
+  void report_known(Outlet& outlet);
   void relay_command(Outlet& outlet, Relay relay, CommandDone done);
   void check_upstream_at_start();
 

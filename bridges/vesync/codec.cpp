@@ -1,7 +1,6 @@
 #include "bridges/vesync/codec.h"
 
 #include <charconv>
-#include <cstdio>
 
 #include "core/json_limits.h"
 
@@ -354,6 +353,31 @@ Members to_members(const Message& message) {
   return std::move(visitor.out);
 }
 
+void append_number(std::string& out, int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+// A reply with the time fields in the cloud's order (§4.2), formatted without a JSON library
+// or printf: it answers every keepalive.
+std::string time_reply(std::string_view head, const TimeFields& t, std::string_view tail) {
+  std::string out;
+  out.reserve(128);
+  out += head;
+  append_number(out, t.wd);
+  out += R"(,"year":)";
+  append_number(out, t.year);
+  out += R"(,"month":)";
+  append_number(out, t.month);
+  out += R"(,"day":)";
+  append_number(out, t.day);
+  out += R"(,"ms":)";
+  append_number(out, t.ms);
+  out += tail;
+  return out;
+}
+
 bool is_hex_digit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -431,6 +455,26 @@ Decoded decode(std::string_view text) {
   return decode_with_uri(name, object);
 }
 
+std::optional<ScannedKeepAlive> scan_keepalive(std::string_view text) {
+  constexpr std::string_view kBare = R"({"uri":"/ka"})";
+  constexpr std::string_view kWithRssi = R"({"uri":"/ka","rssi":)";
+  if (text == kBare) return ScannedKeepAlive{};
+  if (text.size() < kWithRssi.size() + 2 || text.substr(0, kWithRssi.size()) != kWithRssi || text.back() != '}')
+    return std::nullopt;
+  std::string_view number = text.substr(kWithRssi.size(), text.size() - kWithRssi.size() - 1);
+  const bool negative = number.front() == '-';
+  if (negative) number.remove_prefix(1);
+  // A plain JSON integer of at most 9 digits; "-0", a leading zero and the rest go to decode().
+  if (number.empty() || number.size() > 9 || (number.front() == '0' && (negative || number.size() > 1)))
+    return std::nullopt;
+  int64_t value = 0;
+  for (char c : number) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  return ScannedKeepAlive{negative ? -value : value};
+}
+
 std::string encode(const Message& message) { return dump(to_members(message)); }
 
 std::string encode_pretty(const Message& message) {
@@ -449,22 +493,10 @@ std::string encode_pretty(const Message& message) {
 }
 
 std::string encode_login_reply(const TimeFields& t) {
-  char buf[192];
-  int n = std::snprintf(buf, sizeof buf,
-                        "{\"uri\":\"/loginReply\",\"error\":0,\"wd\":%d,\"year\":%d,\"month\":%d,"
-                        "\"day\":%d,\"ms\":%lld,\"hh\":0,\"hl\":0,\"lh\":0,\"ll\":0}",
-                        t.wd, t.year, t.month, t.day, static_cast<long long>(t.ms));
-  return std::string(buf, n > 0 && n < int(sizeof buf) ? size_t(n) : 0);
+  return time_reply(R"({"uri":"/loginReply","error":0,"wd":)", t, R"(,"hh":0,"hl":0,"lh":0,"ll":0})");
 }
 
-std::string encode_keepalive_reply(const TimeFields& t) {
-  char buf[160];
-  int n = std::snprintf(buf, sizeof buf,
-                        "{\"uri\":\"/kr\",\"error\":0,\"wd\":%d,\"year\":%d,\"month\":%d,"
-                        "\"day\":%d,\"ms\":%lld}",
-                        t.wd, t.year, t.month, t.day, static_cast<long long>(t.ms));
-  return std::string(buf, n > 0 && n < int(sizeof buf) ? size_t(n) : 0);
-}
+std::string encode_keepalive_reply(const TimeFields& t) { return time_reply(R"({"uri":"/kr","error":0,"wd":)", t, "}"); }
 
 std::optional<uint64_t> parse_hex(std::string_view text) {
   if (text.empty() || text.size() > 16) return std::nullopt;

@@ -173,6 +173,15 @@ struct Decoded {
 // layout, compact JSON and escaped slashes.
 Decoded decode(std::string_view text);
 
+// The keepalive exactly as the outlet writes it (compact, §3.2, §4.3): {"uri":"/ka","rssi":N}
+// or {"uri":"/ka"}, recognised without building a JSON value (the hot path). Anything else,
+// other spellings of a keepalive included, is nullopt and goes to decode(); what this accepts,
+// decode() decodes to a KeepAlive with the same rssi and nothing else.
+struct ScannedKeepAlive {
+  std::optional<int64_t> rssi;
+};
+std::optional<ScannedKeepAlive> scan_keepalive(std::string_view text);
+
 // Compact ASCII JSON. Member order follows the cloud's (captures, vesync-wsproxy), then the
 // kept unknown members in key order.
 std::string encode(const Message& message);

@@ -2,6 +2,8 @@
 // its energy counter (energy.h).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +24,11 @@ struct Outlet {
   bool admitted = false;  // the Hub registered it
   std::string model, firmware;
   Session* session = nullptr;  // its live connection, if any
+  // The last values the outlet sent: while it is registered each change is reported at once,
+  // so a keepalive that changed nothing reports nothing; the rest when it is registered.
   std::optional<Relay> relay;
+  std::optional<int64_t> rssi;
+  std::chrono::steady_clock::time_point heard_reported{};  // the last Hub::heard() for a frame
   double energy_kwh = 0;         // the counter; never decreases
   double energy_published = -1;  // the newest value made durable and published
   bool energy_stored = false;    // a record exists in data_dir

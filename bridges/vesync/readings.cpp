@@ -52,6 +52,7 @@ std::vector<Property> outlet_properties() {
   rssi.unit = "dBm";
   rssi.state_class = "measurement";
   rssi.diagnostic = true;
+  rssi.enabled_by_default = false;  // changes with every keepalive
   props.push_back(rssi);
   return props;
 }

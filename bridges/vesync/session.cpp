@@ -70,6 +70,18 @@ void Session::ws_frame(WsLink&, std::string_view payload, bool binary) {
     decrypted = std::move(*plain);
     text = decrypted;
   }
+  // The hot path (thousands of outlets, a /ka from each every ~183 s, §3.1): the keepalive as
+  // the outlet writes it is recognised without a JSON value, answered at once, and reported only
+  // when it changed something. Everything else, and every frame while log.trace is on, is
+  // decoded.
+  if (outlet_ && !first_frame_ && !log_settings::trace()) {
+    if (const auto scanned = scan_keepalive(text)) {
+      env_.owner.frame_heard(*outlet_, last_heard_);
+      keepalive(scanned->rssi);
+      if (upstream_ && !stopped_) upstream_->from_device(text, "/ka");
+      return;
+    }
+  }
   Decoded decoded = decode(text);
   const bool login = decoded.ok() && std::holds_alternative<Login>(*decoded.message);
   if (log_settings::trace()) {
@@ -77,7 +89,7 @@ void Session::ws_frame(WsLink&, std::string_view payload, bool binary) {
                    decoded.ok() ? message_uri(*decoded.message) : std::string(error_name(decoded.error)), " ",
                    trace_frame(text, decoded, outlet_));
   }
-  if (outlet_) env_.owner.frame_heard(*outlet_);
+  if (outlet_) env_.owner.frame_heard(*outlet_, last_heard_);
   if (!decoded.ok()) {
     env_.stats.drop(error_name(decoded.error), peer_host(peer()), decoded.detail);
     if (first_frame_) close_now();  // the first frame must be a login (§3.2)
@@ -125,9 +137,11 @@ void Session::handle(const Login& login) {
   if (env_.upstream && !upstream_) start_upstream(std::string(frame_text_));
 }
 
-void Session::handle(const KeepAlive& keepalive) {
+void Session::handle(const KeepAlive& keepalive) { this->keepalive(keepalive.rssi); }
+
+void Session::keepalive(std::optional<int64_t> rssi) {
   send(encode_keepalive_reply(env_.owner.utc_now()), "keepalive reply");
-  if (outlet_) env_.owner.keepalive(*outlet_, keepalive);
+  if (outlet_) env_.owner.keepalive(*outlet_, rssi);
 }
 
 void Session::handle(const Report& report) {
@@ -189,13 +203,13 @@ void Session::wait_runtime(PendingRequests::RuntimeAnswer answer, std::chrono::m
   send_get_runtime();
 }
 
-void Session::send(const std::string& json, std::string_view what) {
+void Session::send(std::string json, std::string_view what) {
   if (stopped_) return;
   if (log_settings::trace())
     env_.log.trace("tx ", peer(), " ", who(), encrypted_ ? " aes " : " text ", what, " ", trace_text(json, outlet_));
   env_.stats.packets_out.inc();
   if (encrypted_) link_->send(encrypt_frame(json), true);
-  else link_->send(json, false);
+  else link_->send(std::move(json), false);
 }
 
 // ---- the upstream cloud (proxy mode)

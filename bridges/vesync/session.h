@@ -39,11 +39,12 @@ class SessionOwner {
   virtual Outlet& logged_in(Session& session, const Login& login, const std::string& id) = 0;
   // The first login of the session has been answered: polling starts.
   virtual void first_login(Session& session) = 0;
-  // Any frame from the outlet, as it arrives (before it is decoded).
-  virtual void frame_heard(Outlet& outlet) = 0;
+  // Any frame from the outlet, as it arrives (before it is decoded), at `now`.
+  virtual void frame_heard(Outlet& outlet, std::chrono::steady_clock::time_point now) = 0;
   virtual void relay_reported(Outlet& outlet, Relay relay) = 0;
   virtual void runtime_reported(Outlet& outlet, const RuntimeInfo& info) = 0;
-  virtual void keepalive(Outlet& outlet, const KeepAlive& keepalive) = 0;
+  // A keepalive (answered already) with the signal it reported, if any.
+  virtual void keepalive(Outlet& outlet, std::optional<int64_t> rssi) = 0;
   virtual void energy_reported(Outlet& outlet, const Report& report, std::string_view peer) = 0;
   // The session ended (it is stopped already); the owner lets it go.
   virtual void session_closed(Session& session) = 0;
@@ -124,13 +125,15 @@ class Session final : public WsEvents, public UpstreamLink::Owner, public std::e
   void handle(const Upgrade&) { unexpected("/upgrade"); }
   void unexpected(const char* uri);
 
+  // Answers a keepalive and passes its rssi on.
+  void keepalive(std::optional<int64_t> rssi);
   // Commands that asked for `relay` are done; true when there was one.
   bool acknowledge(Relay relay);
   // `login_json`: the outlet's login as it sent it (decrypted), repeated on every upstream
   // connection.
   void start_upstream(std::string login_json);
   // Sends a JSON message in the outlet's framing.
-  void send(const std::string& json, std::string_view what);
+  void send(std::string json, std::string_view what);
   std::string who() const;
 
   const SessionEnvironment& env_;  // the bridge's

@@ -1,7 +1,8 @@
 // libFuzzer target for the vesync codec: the first byte picks the path.
 //   0: a text frame (plaintext JSON)      1: a binary frame (AES, then JSON)
 //   2: an HTTP request/response head       3: a client-side websocket frame, a "HEX:HEX" pair
-// A decoded message must re-encode to JSON that decodes to the same message.
+// A decoded message must re-encode to JSON that decodes to the same message, and the
+// keepalive scan of the hot path must agree with the decoder.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +19,12 @@ using namespace lc::vesync;
 namespace {
 
 void check_round_trip(std::string_view text) {
+  // What the keepalive scan accepts, the decoder decodes to the same keepalive.
+  if (auto scanned = scan_keepalive(text)) {
+    Decoded full = decode(text);
+    const auto* keepalive = full.ok() ? std::get_if<KeepAlive>(&*full.message) : nullptr;
+    if (!keepalive || keepalive->rssi != scanned->rssi || !keepalive->extra.empty()) std::abort();
+  }
   Decoded first = decode(text);
   if (!first.ok()) return;
   const std::string compact = encode(*first.message);

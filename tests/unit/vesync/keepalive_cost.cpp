@@ -3,8 +3,10 @@
 // the outlet sent before (nothing changed). Prints the heap allocations and the Hub calls per
 // keepalive; for the instructions run it under callgrind, counting only the loop:
 //
-//   valgrind --tool=callgrind --toggle-collect='*run_keepalives*' \
+//   valgrind --tool=callgrind --toggle-collect='*run_keepalives*'
 //     build/tests/unit/vesync/vesync_keepalive_cost --pings 100000 --devices 128 [--encrypted 1]
+//
+// (one command line; build it with cmake --build build --target vesync_keepalive_cost).
 //
 // The link is a fake (no socket, no Beast): what is measured is the frame handler, from the
 // frame's text to the /kr handed to the link.
@@ -26,6 +28,11 @@
 #include "bridges/vesync/transport.h"
 #include "core/durable_store.h"
 #include "core/metrics.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC sees free() meet memory from the replaced operator new below: both are malloc's here.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 
 namespace {
 

@@ -261,6 +261,7 @@ TEST_CASE("login: answered at once with UTC time, device registered, state from 
   CHECK(props.at("energy").state_class == "total_increasing");
   CHECK(props.at("rssi").unit == "dBm");
   CHECK(props.at("rssi").diagnostic);
+  CHECK_FALSE(props.at("rssi").enabled_by_default);  // it changes with every keepalive
 }
 
 TEST_CASE("keepalive: /kr with the time for every /ka; rssi; nothing for /report, /state, /runtimeInfo") {
@@ -283,6 +284,25 @@ TEST_CASE("keepalive: /kr with the time for every /ka; rssi; nothing for /report
   link->frame(R"({"uri":"/evtimer","aname":"b","relay":"open","id":1})");
   CHECK(link->sent.size() == before);
   CHECK(f.state("power") == "ON");  // from the /evtimer
+}
+
+TEST_CASE("hot path: a keepalive that changed nothing reports nothing; heard() at most once a second") {
+  Fixture f;
+  f.start();
+  auto link = f.connect();
+  link->frame(R"({"uri":"/ka","rssi":-39})");
+  REQUIRE(f.state("rssi") == -39);
+  const int heard = f.hub.heard_count[kId];
+  f.hub.state.clear();
+  for (int i = 0; i < 100; ++i) link->frame(R"({"uri":"/ka","rssi":-39})");
+  CHECK(link->count_uri("/kr") == 101);  // every one answered
+  CHECK(f.hub.state.empty());             // nothing changed: nothing reported
+  CHECK(f.hub.heard_count[kId] == heard);  // all within a second of the first
+  link->frame(R"({"uri":"/ka","rssi":-41})");
+  CHECK(f.state("rssi") == -41);
+  f.settle(1100ms);
+  link->frame(R"({"uri":"/ka","rssi":-41})");
+  CHECK(f.hub.heard_count[kId] == heard + 1);
 }
 
 TEST_CASE("measurements: first half published, both halves in attributes, NaN, spikes") {

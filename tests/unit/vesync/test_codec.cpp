@@ -255,6 +255,32 @@ TEST_CASE("HEX:HEX decodings on the documented samples (§5)") {
   CHECK_FALSE(parse_hex("12345678901234567"));
 }
 
+TEST_CASE("scan_keepalive: the outlet's own keepalive without a JSON value, as decode() reads it") {
+  for (const std::string text : {R"({"uri":"/ka","rssi":-39})", R"({"uri":"/ka","rssi":0})",
+                                 R"({"uri":"/ka","rssi":7})", R"({"uri":"/ka"})"}) {
+    CAPTURE(text);
+    const auto scanned = scan_keepalive(text);
+    REQUIRE(scanned);
+    const Decoded decoded = decode(text);
+    REQUIRE(decoded.ok());
+    const auto* keepalive = std::get_if<KeepAlive>(&*decoded.message);
+    REQUIRE(keepalive);
+    CHECK(keepalive->rssi == scanned->rssi);
+    CHECK(keepalive->extra.empty());
+  }
+  CHECK(scan_keepalive(R"({"uri":"/ka","rssi":-39})")->rssi == -39);
+  CHECK_FALSE(scan_keepalive(R"({"uri":"/ka"})")->rssi);
+  // Every other spelling is left to decode().
+  for (const std::string text :
+       {R"({"uri": "/ka","rssi":-39})", R"({"rssi":-39,"uri":"/ka"})", R"({"uri":"/ka","rssi":-39,"x":1})",
+        R"({"uri":"/ka","rssi":-0})", R"({"uri":"/ka","rssi":05})", R"({"uri":"/ka","rssi":-})",
+        R"({"uri":"/ka","rssi":1.5})", R"({"uri":"/ka","rssi":1234567890})", R"({"uri":"/ka","rssi":"-39"})",
+        R"({"uri":"/ka","rssi":})", R"({"uri":"/kr"})", R"({"uri":"/ka"} )", ""}) {
+    CAPTURE(text);
+    CHECK_FALSE(scan_keepalive(text));
+  }
+}
+
 TEST_CASE("AES frames: decrypt to the plaintext and re-encrypt byte for byte") {
   int checked = 0;
   for (const auto& v : vectors()) {
