@@ -1,5 +1,5 @@
 // The vesync codec, crypto, HTTP head parser and client frames against
-// tests/vectors/vesync.json (protocols/vesync.md §11) and hand-made bad input.
+// tests/vectors/vesync.json (docs/protocols/vesync.md §11) and hand-made bad input.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -12,6 +12,7 @@
 #include "bridges/vesync/http.h"
 #include "bridges/vesync/upstream.h"
 #include "bridges/vesync/ws_frame.h"
+#include "core/hex.h"
 #include "core/http_server.h"
 
 using namespace lc::vesync;
@@ -63,7 +64,7 @@ Message decoded(std::string_view text) {
 }  // namespace
 
 TEST_CASE("every websocket vector classifies as its meaning says") {
-  // name -> message_uri(): the classification of protocols/vesync.md §3.2 / §4.13.
+  // name -> message_uri(): the classification of docs/protocols/vesync.md §3.2 / §4.13.
   const std::map<std::string, std::string> expected = {
       {"login_fw1_89", "login"},
       {"login_fw1_89_email_account", "login"},
@@ -250,9 +251,9 @@ TEST_CASE("HEX:HEX decodings on the documented samples (§5)") {
   CHECK_FALSE(parse_pair("123456789:1"));
   CHECK_FALSE(parse_pair(":1"));
   CHECK_FALSE(parse_pair("-1:1"));
-  CHECK(parse_hex("af5") == 2805);
-  CHECK_FALSE(parse_hex("0x1f"));
-  CHECK_FALSE(parse_hex("12345678901234567"));
+  CHECK(lc::number_from_hex("af5") == 2805);
+  CHECK_FALSE(lc::number_from_hex("0x1f"));
+  CHECK_FALSE(lc::number_from_hex("12345678901234567"));
 }
 
 TEST_CASE("scan_keepalive: the outlet's own keepalive without a JSON value, as decode() reads it") {
