@@ -1,3 +1,4 @@
+// The vesync bridge (bridge.h); §N: docs/protocols/vesync.md.
 #include "bridges/vesync/bridge.h"
 
 #include <boost/asio/ip/tcp.hpp>

@@ -1,3 +1,4 @@
+// One outlet connection (session.h); §N: docs/protocols/vesync.md.
 #include "bridges/vesync/session.h"
 
 #include <algorithm>
