@@ -1,4 +1,4 @@
-// The configuration file of PRODUCT.md as typed structs, and its loader.
+// The configuration file (docs/config.md) as typed structs, and its loader.
 // config/ holds the daemon's own sections (mqtt, homeassistant, log, api, data_dir); each
 // bridge reads its own section (config/bridge_settings.h), and the loader is handed the
 // sections of the registered bridges.

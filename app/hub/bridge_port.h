@@ -53,7 +53,7 @@ class BridgePort final : public Hub {
   size_t waiting() const { return admission_.waiting(); }
   void stop();
 
-  // permit_join (PRODUCT.md "Management requests"): for `time`, unknown devices are admitted
+  // permit_join (docs/mqtt.md "permit_join"): for `time`, unknown devices are admitted
   // as if accept_unknown were true (max_unknown and the one-a-second rate still hold); zero
   // closes. The end is a timer; opening and closing tell the listener (bridge/info).
   void permit_join(std::chrono::seconds time);

@@ -1,4 +1,4 @@
-// <base>/bridge/logging (PRODUCT.md "MQTT"): every log line at or above log.mqtt, masked
+// <base>/bridge/logging (docs/mqtt.md "<base>/bridge/logging"): every log line at or above log.mqtt, masked
 // exactly like the log (core/log.h observers get the text as written to stderr), as
 // {"level":"warn","bridge":"<component>","message":"..."}.
 //

@@ -55,7 +55,7 @@ void MqttSession::initial_sync() {
   });
 }
 
-// Discovery and state again after a random delay of at most 2 s (homeassistant-mqtt.md §1.9).
+// Discovery and state again after a random delay of at most 2 s (docs/protocols/homeassistant-mqtt.md §1.9).
 // A retained "online" at subscription time is the old one.
 void MqttSession::home_assistant_status(const std::string& payload, bool retained) {
   if (payload != "online" || retained || !config_.homeassistant.discovery) return;

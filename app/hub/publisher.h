@@ -4,7 +4,7 @@
 // io_context turn become one message. Nothing is published before the initial sync of a
 // connection (synced).
 //
-// No churn (PRODUCT.md "Home Assistant discovery"): a config goes out once per connection and
+// No churn (docs/mqtt.md "No churn"): a config goes out once per connection and
 // again only when its content changed (or after Home Assistant's birth); a device's
 // description changes are coalesced for a short while before its configs go out; a device's
 // state and attributes never go out before its configs did on this connection, and are held

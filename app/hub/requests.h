@@ -1,4 +1,4 @@
-// Management requests (PRODUCT.md "Management requests", the zigbee2mqtt shape), whoever asks:
+// Management requests (docs/mqtt.md "Management requests", the zigbee2mqtt shape), whoever asks:
 // MQTT bridge/request/<name> and the JSON API's POST /api/request/<name>. A request is a name
 // and a JSON payload; the answer is {"status":"ok","data":{...}} or
 // {"status":"error","error":"..."}, with the payload's "transaction" echoed; every request is

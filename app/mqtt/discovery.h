@@ -1,4 +1,4 @@
-// Home Assistant MQTT discovery payloads (per-entity configs), as PRODUCT.md fixes them (pure):
+// Home Assistant MQTT discovery payloads (per-entity configs), as docs/mqtt.md "Home Assistant discovery" describes them (pure):
 // one config per property of a device, and the bridge device's own entities.
 #pragma once
 

@@ -94,7 +94,7 @@ TEST_CASE("incoming topics are classified") {
     CHECK_MESSAGE(!topics::classify("lc", other), other);
 }
 
-TEST_CASE("discovery payloads follow PRODUCT.md") {
+TEST_CASE("discovery payloads follow docs/mqtt.md") {
   DeviceInfo device{.id = "01020304", .name = "strip", .configured = true, .manufacturer = "Xiaomi",
                     .model = "qmi.powerstrip.v1", .firmware = "3.4.2_71"};
   device.properties = {
