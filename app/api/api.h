@@ -1,4 +1,4 @@
-// The HTTP API on api.listen (PRODUCT.md "API" and "Web page"):
+// The HTTP API on api.listen (docs/web.md; README "API" and "Web page"):
 //
 //   GET  /healthz /readyz /metrics /devices        health, Prometheus text, the device list
 //   GET  /  /assets/<file>                          the web page (embedded at build time)

@@ -1,5 +1,5 @@
-// Who may change things through the API (PRODUCT.md "API"). Reading stays open, as /devices
-// always was; every POST passes refuse_change() first:
+// Who may change things through the API (docs/web.md "Who may change things"). Reading stays
+// open, as /devices always was; every POST passes refuse_change() first:
 //   * a request from another site's page (an Origin that is not the page's own, or
 //     Sec-Fetch-Site: cross-site) is refused (403), token or not;
 //   * with api.token set, a POST without "Authorization: Bearer <token>" gets 401;

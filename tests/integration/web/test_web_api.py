@@ -1,4 +1,4 @@
-"""The JSON API of PRODUCT.md against the built daemon with a simulated device of each bridge:
+"""The JSON API (docs/web.md) against the built daemon with a simulated device of each bridge:
 api.token (401 without, 200 with), 403 for every POST on a listener beyond loopback without a
 token (and the start-up warning), Origin refusal, a command to an offline device answered
 with an error (and the same command_failed event MQTT sees), the answers of management
