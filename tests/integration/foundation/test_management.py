@@ -231,6 +231,8 @@ class ManagementTest(harness.DaemonTest):
         config["api"]["public_url"] = "http://192.168.1.10:8080"
         _, device = self.start_fake(config)
         device.register("dev1", name="plug")
+        # bridge/info follows the daemon's subscription (app/hub/mqtt_session.cpp), "listening" may not.
+        obs.wait("lc/bridge/info")
         for name, payload in (("health_check", "{}"), ("device/rename", "[]"), ("device/remove", "7"),
                               ("permit_join", "null"), ("options", "{\"options\":"), ("nonsense", "{}"),
                               ("device/nonsense", "x"), ("options", b"\xff\xfe"), ("health_check", "")):
