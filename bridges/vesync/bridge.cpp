@@ -296,6 +296,7 @@ Outlet& VesyncBridge::logged_in(Session& session, const Login& login, const std:
   if (outlet.admitted) {
     report_known(outlet);
     hub_.heard(outlet.id);
+    hub_.cloud_exchange(outlet.id, "/login", "/loginReply");
   }
   return outlet;
 }
@@ -330,6 +331,12 @@ void VesyncBridge::relay_reported(Outlet& outlet, Relay relay) {
 }
 
 void VesyncBridge::keepalive(Outlet& outlet, std::optional<int64_t> rssi) {
+  // For the web page's cloud conversation; as rare as heard() (the hot path stays flat).
+  const auto now = std::chrono::steady_clock::now();
+  if (outlet.admitted && now - outlet.keepalive_reported >= kHeardInterval) {
+    outlet.keepalive_reported = now;
+    hub_.cloud_exchange(outlet.id, "/ka", "/kr");
+  }
   if (!rssi || rssi == outlet.rssi) return;
   outlet.rssi = rssi;
   if (outlet.admitted) hub_.state_changed(outlet.id, "rssi", *rssi);

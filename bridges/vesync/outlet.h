@@ -29,6 +29,7 @@ struct Outlet {
   std::optional<Relay> relay;
   std::optional<int64_t> rssi;
   std::chrono::steady_clock::time_point heard_reported{};  // the last Hub::heard() for a frame
+  std::chrono::steady_clock::time_point keepalive_reported{};  // the last Hub::cloud_exchange() for a /ka
   double energy_kwh = 0;         // the counter; never decreases
   double energy_published = -1;  // the newest value made durable and published
   bool energy_stored = false;    // a record exists in data_dir
