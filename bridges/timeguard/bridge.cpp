@@ -16,6 +16,7 @@ namespace {
 
 constexpr size_t kMaxUserRequests = 8;
 constexpr size_t kMaxRefused = 4096;
+constexpr std::string_view kScheduleOptionPrefix = "schedule_";
 constexpr const char* kDayNames[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
 int64_t unix_now() {
@@ -68,16 +69,16 @@ std::optional<Bytes> parse_hex(std::string_view text) {
 
 }  // namespace
 
-std::string schedule_label(size_t index, const std::optional<Schedule>& schedule) {
-  const std::string number = std::to_string(index + 1);
-  if (!schedule) return number;
-  const std::string name = schedule->name();
-  const bool blank = std::all_of(name.begin(), name.end(), [](char c) { return c == ' '; });
-  return number + ": " + (blank ? std::string("(unnamed)") : name);
+std::string schedule_option(size_t index) { return std::string(kScheduleOptionPrefix) + std::to_string(index + 1); }
+
+std::optional<uint8_t> schedule_index(std::string_view option) {
+  if (option.size() != kScheduleOptionPrefix.size() + 1 || !option.starts_with(kScheduleOptionPrefix)) return std::nullopt;
+  const char number = option.back();
+  if (number < '1' || number > '0' + static_cast<int>(kSchedules)) return std::nullopt;
+  return static_cast<uint8_t>(number - '1');
 }
 
-std::vector<Property> device_properties(const std::array<std::optional<Schedule>, kSchedules>& schedules,
-                                        bool allow_raw) {
+std::vector<Property> device_properties(bool allow_raw) {
   std::vector<Property> properties;
   auto add = [&](std::string key, Component component) -> Property& {
     Property& p = properties.emplace_back();
@@ -118,9 +119,9 @@ std::vector<Property> device_properties(const std::array<std::optional<Schedule>
   {
     Property& p = add("active_schedule", Component::select);
     p.writable = true;
-    for (size_t i = 0; i < kSchedules; ++i) p.options.push_back(schedule_label(i, schedules[i]));
+    for (size_t i = 0; i < kSchedules; ++i) p.options.push_back(schedule_option(i));
     p.icon = "mdi:calendar-week";
-    p.attributes = true;  // the six schedules live in the attributes
+    p.attributes = true;  // the six schedules and their names live in the attributes
   }
   {
     Property& p = add("uptime", Component::sensor);
@@ -231,7 +232,7 @@ void TimeguardBridge::register_device(uint32_t device_id, const std::string& nam
   device->info.name = name;
   device->info.configured = configured;
   device->info.manufacturer = "Timeguard";
-  device->info.properties = device_properties(device->schedules, config_.allow_raw_commands);
+  device->info.properties = device_properties(config_.allow_raw_commands);
   device->next_seq = static_cast<uint8_t>(device_id % (kMaxServerSeq + 1));
   if (!context_.hub.device_seen(device->info)) {
     if (refused_until_.size() >= kMaxRefused) refused_until_.clear();
@@ -396,14 +397,8 @@ void TimeguardBridge::set_code_version(Device& device, const std::string& versio
 
 void TimeguardBridge::set_schedule(Device& device, const Schedule& schedule) {
   if (schedule.index >= kSchedules) return;
-  auto& slot = device.schedules[schedule.index];
-  const bool renamed = !slot || slot->name() != schedule.name();
-  slot = schedule;
-  if (renamed) {
-    device.info.properties = device_properties(device.schedules, config_.allow_raw_commands);
-    update_description(device);
-    publish_active_schedule(device);
-  }
+  // A new name changes the attributes only: the select's options are the numbers.
+  device.schedules[schedule.index] = schedule;
   publish_attributes(device);
 }
 
@@ -411,14 +406,17 @@ void TimeguardBridge::publish_active_schedule(Device& device) {
   if (!device.active_schedule) return;
   const size_t index = *device.active_schedule;
   context_.hub.state_changed(device.key, "active_schedule",
-                             index < kSchedules ? Json(schedule_label(index, device.schedules[index])) : Json());
+                             index < kSchedules ? Json(schedule_option(index)) : Json());
 }
 
 void TimeguardBridge::publish_attributes(Device& device) {
   Json schedules = Json::array();
   for (const auto& schedule : device.schedules) schedules.push_back(schedule ? schedule_json(*schedule) : Json());
+  const auto active = device.active_schedule;
+  const bool active_known = active && *active < kSchedules && device.schedules[*active];
   Json attributes = {
-      {"active_schedule_index", device.active_schedule ? Json(*device.active_schedule) : Json()},
+      {"active_schedule_index", active ? Json(*active) : Json()},
+      {"active_schedule_name", active_known ? Json(device.schedules[*active]->name()) : Json()},
       {"schedules", std::move(schedules)},
       {"holiday", device.holiday ? holiday_json(*device.holiday) : Json()},
       {"load_previously_detected", device.ping ? Json(device.ping->load_previously_detected()) : Json()},
@@ -615,13 +613,10 @@ void TimeguardBridge::command(std::string_view id, std::string_view property, co
     request.frame_type = type::advance;
     request.params = {static_cast<uint8_t>(on ? 1 : 0)};
   } else if (property == "active_schedule") {
-    // "N: name" (or just "N"), N = 1..6.
-    size_t digits = 0;
-    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-    const int number = digits && digits <= 2 ? std::stoi(text.substr(0, digits)) : 0;
-    if (number < 1 || number > static_cast<int>(kSchedules)) return done("unknown schedule '" + text + "'");
+    const auto index = schedule_index(text);
+    if (!index) return done("unknown schedule '" + text + "'");
     request.frame_type = type::active_schedule;
-    request.params = {static_cast<uint8_t>(number - 1)};
+    request.params = {*index};
   } else if (property == "raw" && config_.allow_raw_commands) {
     const auto bytes = parse_hex(text);
     if (!bytes) return done("raw: expected a frame in hex");

@@ -29,12 +29,15 @@ namespace lc::timeguard {
 extern const std::array<const char*, 4> kWorkModeNames;  // auto, always_off, always_on, holiday
 extern const std::array<const char*, 3> kBoostNames;     // off, 1h, 2h
 
-// The select option for schedule `index` (0-based): "N: name" with N = index + 1 ("N: (unnamed)"
-// for a blank name, "N" while the name is not known). Unique because N is.
-std::string schedule_label(size_t index, const std::optional<Schedule>& schedule);
-// The properties of a device; the active_schedule options come from the schedules known.
-std::vector<Property> device_properties(const std::array<std::optional<Schedule>, kSchedules>& schedules,
-                                        bool allow_raw);
+// The active_schedule select's options: "schedule_1".."schedule_6" (the schedule's index + 1).
+// They stay the same for the device's life: the names, which the device reports later and the
+// user may change, are in the attributes (docs/timeguard.md "Schedule names"). Not bare
+// numbers: a plain MQTT payload "3" arrives as a JSON number, which is no select option.
+std::string schedule_option(size_t index);
+// The schedule index of an option, or nullopt.
+std::optional<uint8_t> schedule_index(std::string_view option);
+// The properties of a device (the same for every Timeguard device).
+std::vector<Property> device_properties(bool allow_raw);
 Json schedule_json(const Schedule& schedule);
 Json holiday_json(const Holiday& holiday);
 

@@ -142,29 +142,23 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("select options are 'N: name', unique when names repeat or are blank") {
-  std::array<std::optional<Schedule>, kSchedules> schedules;
-  schedules[0] = named_schedule(0, "Default");
-  schedules[1] = named_schedule(1, "Default");
-  schedules[2] = named_schedule(2, "");
-  schedules[3] = named_schedule(3, "   ");
-  const auto properties = device_properties(schedules, false);
+TEST_CASE("select options are schedule_1..schedule_6, whatever the names (they live in the attributes)") {
+  const auto properties = device_properties(false);
   const auto it = std::find_if(properties.begin(), properties.end(), [](const auto& p) { return p.key == "active_schedule"; });
   REQUIRE(it != properties.end());
-  CHECK(it->options == std::vector<std::string>{"1: Default", "2: Default", "3: (unnamed)", "4: (unnamed)", "5", "6"});
+  CHECK(it->options == std::vector<std::string>{"schedule_1", "schedule_2", "schedule_3", "schedule_4", "schedule_5", "schedule_6"});
   CHECK(std::set<std::string>(it->options.begin(), it->options.end()).size() == it->options.size());
   CHECK(it->writable);
   CHECK(it->attributes);
 }
 
-TEST_CASE("properties per PRODUCT.md; raw only with allow_raw_commands") {
-  std::array<std::optional<Schedule>, kSchedules> none;
+TEST_CASE("properties per docs/timeguard.md; raw only with allow_raw_commands") {
   auto keys = [](const std::vector<lc::Property>& properties) {
     std::vector<std::string> out;
     for (const auto& p : properties) out.push_back(p.key);
     return out;
   };
-  const auto properties = device_properties(none, false);
+  const auto properties = device_properties(false);
   CHECK(keys(properties) == std::vector<std::string>{"relay", "load_detected", "work_mode", "boost", "boost_remaining",
                                                      "advance", "active_schedule", "uptime", "firmware"});
   auto find = [&](const std::string& key) {
@@ -182,7 +176,7 @@ TEST_CASE("properties per PRODUCT.md; raw only with allow_raw_commands") {
   CHECK(find("uptime").diagnostic);
   CHECK(find("uptime").unit == "s");
   CHECK(find("firmware").diagnostic);
-  const auto with_raw = device_properties(none, true);
+  const auto with_raw = device_properties(true);
   REQUIRE(with_raw.back().key == "raw");
   CHECK(with_raw.back().writable);
 }
@@ -236,13 +230,13 @@ TEST_CASE("a ping becomes state; first-sight reads go one at a time and fill in 
   CHECK(info.model == "NTTWIFI");
   CHECK(info.firmware == "4191717051001");
   CHECK(f.hub.value(kKey, "firmware") == "4191717051001");
-  CHECK(f.hub.value(kKey, "active_schedule") == "1: Default");
+  CHECK(f.hub.value(kKey, "active_schedule") == "schedule_1");
   const auto options = std::find_if(info.properties.begin(), info.properties.end(),
                                     [](const auto& p) { return p.key == "active_schedule"; })->options;
-  CHECK(options == std::vector<std::string>{"1: Default", "2: Default", "3: (unnamed)", "4: Evenings", "5: (unnamed)",
-                                            "6: (unnamed)"});
+  CHECK(options == std::vector<std::string>{"schedule_1", "schedule_2", "schedule_3", "schedule_4", "schedule_5", "schedule_6"});
   const Json& attributes = f.hub.attributes[kKey];
   CHECK(attributes["active_schedule_index"] == 0);
+  CHECK(attributes["active_schedule_name"] == "Default");
   CHECK(attributes["schedules"].size() == 6);
   CHECK(attributes["schedules"][3]["name"] == "Evenings");
   CHECK(attributes["schedules"][0]["slots"][0] ==
@@ -365,7 +359,7 @@ TEST_CASE("active_schedule: written, acknowledged, then read back") {
   Fixture f;
   f.ping();
   f.answer_reads();
-  f.command("active_schedule", "4: Evenings");
+  f.command("active_schedule", "schedule_4");
   Bytes storage;
   const FrameView write = f.next_request(storage);
   CHECK(write.type == type::active_schedule);
@@ -378,7 +372,8 @@ TEST_CASE("active_schedule: written, acknowledged, then read back") {
   f.reply(read, flag::read_reply, Bytes{3});
   REQUIRE(f.wait_done());
   CHECK(f.done[0] == "");
-  CHECK(f.hub.value(kKey, "active_schedule") == "4: Evenings");
+  CHECK(f.hub.value(kKey, "active_schedule") == "schedule_4");
+  CHECK(f.hub.attributes[kKey]["active_schedule_name"] == "Evenings");
 }
 
 TEST_CASE("a rename acknowledged by the device (from the cloud or the app) makes us re-read that schedule") {
@@ -393,9 +388,11 @@ TEST_CASE("a rename acknowledged by the device (from the cloud or the app) makes
   CHECK(Bytes(read.params.begin(), read.params.end()) == Bytes{3});
   f.reply(read, flag::read_reply, encode(named_schedule(3, "Mornings")));
   REQUIRE(run_until(f.io, [&] { return f.hub.attributes[kKey]["schedules"][3]["name"] == "Mornings"; }));
+  // The select's options (so its discovery config) stay as they are: only the attributes change.
   const auto& options = std::find_if(f.hub.devices[kKey].properties.begin(), f.hub.devices[kKey].properties.end(),
                                      [](const auto& p) { return p.key == "active_schedule"; })->options;
-  CHECK(options[3] == "4: Mornings");
+  CHECK(options[3] == "schedule_4");
+  CHECK(f.hub.value(kKey, "active_schedule") == "schedule_1");
 }
 
 TEST_CASE("commands go before the automatic reads") {
@@ -416,12 +413,13 @@ TEST_CASE("bad command values are refused at once") {
   f.answer_reads();
   f.command("work_mode", "sometimes");
   f.command("boost", "3h");
-  f.command("active_schedule", "7: nope");
+  f.command("active_schedule", "schedule_7");
+  f.command("active_schedule", "1: Default");  // the labels of old
   f.command("advance", "MAYBE");
   f.command("relay", "ON");
   f.command("raw", "fad4");  // raw is off
   f.command("work_mode", 2);
-  REQUIRE(f.wait_done(7));
+  REQUIRE(f.wait_done(8));
   for (const auto& error : f.done) CHECK(!error.empty());
   CHECK(f.device.collect(200ms).empty());
   bool unknown_device_failed = false;
@@ -515,5 +513,6 @@ TEST_CASE("<key>/get reads everything that has a read again") {
   CHECK(std::count(types.begin(), types.end(), type::active_schedule) == 1);
   CHECK(std::count(types.begin(), types.end(), type::holiday) == 1);
   CHECK(f.device.collect(200ms).empty());  // the code version is known: not asked again
-  REQUIRE(run_until(f.io, [&] { return f.hub.value(kKey, "active_schedule") == "2: Again"; }));
+  REQUIRE(run_until(f.io, [&] { return f.hub.attributes[kKey]["active_schedule_name"] == "Again"; }));
+  CHECK(f.hub.value(kKey, "active_schedule") == "schedule_2");
 }
