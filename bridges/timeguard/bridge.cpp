@@ -129,6 +129,7 @@ std::vector<Property> device_properties(bool allow_raw) {
     p.device_class = "duration";
     p.state_class = "measurement";
     p.diagnostic = true;
+    p.enabled_by_default = false;  // changes with every ping
   }
   {
     Property& p = add("firmware", Component::sensor);

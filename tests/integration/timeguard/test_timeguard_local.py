@@ -105,6 +105,8 @@ class TimeguardLocalTest(harness.DaemonTest):
         for prop in ("uptime", "firmware"):
             self.assertEqual(obs.wait_json(f"homeassistant/sensor/{NODE}/{prop}/config")["entity_category"],
                              "diagnostic")
+        # The uptime changes with every ping: not enabled in Home Assistant until the user wants it.
+        self.assertIs(obs.wait_json(f"homeassistant/sensor/{NODE}/uptime/config")["enabled_by_default"], False)
         self.assertIsNone(obs.find(f"homeassistant/sensor/{NODE}/raw/config"))
 
     def test_work_mode_boost_and_schedule_commands(self):

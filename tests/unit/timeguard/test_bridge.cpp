@@ -175,6 +175,8 @@ TEST_CASE("properties per docs/timeguard.md; raw only with allow_raw_commands") 
   CHECK(find("advance").writable);
   CHECK(find("uptime").diagnostic);
   CHECK(find("uptime").unit == "s");
+  CHECK(!find("uptime").enabled_by_default);  // changes with every ping
+  CHECK(find("firmware").enabled_by_default);
   CHECK(find("firmware").diagnostic);
   const auto with_raw = device_properties(true);
   REQUIRE(with_raw.back().key == "raw");
