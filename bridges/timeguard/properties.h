@@ -1,0 +1,47 @@
+// What a Timeguard device looks like to the Hub: its properties (README.md "timeguard",
+// docs/timeguard.md "MQTT"), the values they take, and the JSON of the attributes.
+// Section numbers (§N, QN) are those of docs/protocols/timeguard.md.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bridges/device.h"
+#include "bridges/timeguard/codec.h"
+
+namespace lc::timeguard {
+
+using Json = nlohmann::json;
+
+// Property values as published.
+extern const std::array<const char*, 4> kWorkModeNames;  // auto, always_off, always_on, holiday
+extern const std::array<const char*, 3> kBoostNames;     // off, 1h, 2h
+
+// The active_schedule select's options: "schedule_1".."schedule_6" (the schedule's index + 1).
+// They stay the same for the device's life: the names, which the device reports later and the
+// user may change, are in the attributes (docs/timeguard.md "Schedule names"). Not bare
+// numbers: a plain MQTT payload "3" arrives as a JSON number, which is no select option.
+std::string schedule_option(size_t index);
+// The schedule index of an option, or nullopt.
+std::optional<uint8_t> schedule_index(std::string_view option);
+
+// The properties of a device (the same for every Timeguard device).
+std::vector<Property> device_properties(bool allow_raw);
+
+// Values as published: "ON"/"OFF"; a work mode byte or a boost kind by name (null when out of
+// range).
+Json on_off(bool on);
+Json work_mode_json(uint8_t mode);
+Json boost_json(BoostKind kind);
+
+// Attribute JSON: a schedule's slots and name, the holiday settings.
+Json schedule_json(const Schedule& schedule);
+Json holiday_json(const Holiday& holiday);
+
+}  // namespace lc::timeguard
