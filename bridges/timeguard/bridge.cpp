@@ -1,6 +1,7 @@
 // TimeguardBridge (bridge.h). Section numbers (§N, QN) are those of docs/protocols/timeguard.md.
 #include "bridges/timeguard/bridge.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "bridges/timeguard/commands.h"
@@ -12,6 +13,9 @@ namespace lc::timeguard {
 namespace {
 
 constexpr size_t kMaxUnregistered = 4096;
+// The Hub's offline check runs once a second: a device heard at most this often is seen as
+// silent for at most one interval more than it was.
+constexpr auto kHeardInterval = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -32,7 +36,8 @@ TimeguardBridge::TimeguardBridge(BridgeContext& context, Timing timing)
           context.metrics.counter("localcloud_timeguard_retransmissions_total",
                                   "Server-initiated requests sent again after 2 s without an answer"),
           context.metrics.counter("localcloud_timeguard_requests_failed_total",
-                                  "Server-initiated requests given up after 15 s or refused")} {}
+                                  "Server-initiated requests given up after 15 s or refused")},
+      heard_interval_(std::min<Clock::duration>(kHeardInterval, config_.offline_after / 2)) {}
 
 TimeguardBridge::~TimeguardBridge() = default;
 
@@ -123,7 +128,11 @@ void TimeguardBridge::device_frame(const FrameView& frame, const Classified& cla
   const auto it = devices_.find(frame.device_id);
   DeviceState* device = it != devices_.end() ? it->second.get() : first_sight(frame.device_id);
   if (!device) return;  // keepalives only (answered by the endpoint)
-  context_.hub.heard(device->key);
+  const auto now = Clock::now();
+  if (!device->heard_before || now - device->heard_reported >= heard_interval_) {
+    device->heard_reported = now;
+    context_.hub.heard(device->key);
+  }
   if (!device->heard_before) {
     device->heard_before = true;
     if (auto address = endpoint_.device_address(device->id))
@@ -141,7 +150,7 @@ void TimeguardBridge::device_frame(const FrameView& frame, const Classified& cla
                             true);
   }
   device->requests.answered(frame);
-  refresh_if_due(*device, Clock::now());
+  refresh_if_due(*device, now);
 }
 
 void TimeguardBridge::log_unusual(const DeviceState& device, const FrameView& frame, const Classified& classified) const {

@@ -64,6 +64,8 @@ class TimeguardBridge final : public Bridge, private CloudEndpoint::Handler {
   CloudEndpoint endpoint_;
   std::optional<TimeZone> zone_;
   DeviceRequests::Shared requests_shared_;
+  // Hub::heard at most this often per device (1 s; less when offline_after is that short).
+  Clock::duration heard_interval_;
   std::unordered_map<uint32_t, std::unique_ptr<DeviceState>> devices_;  // registered with the Hub
   // Ids the Hub did not register: not asked again (one waiting for its turn is admitted by
   // the Hub itself, admitted()); they get their keepalives and nothing else.

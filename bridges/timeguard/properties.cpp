@@ -15,6 +15,8 @@ namespace {
 
 constexpr std::string_view kScheduleOptionPrefix = "schedule_";
 constexpr const char* kDayNames[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+constexpr const char* kPingPropertyNames[kPingProperties] = {"relay",           "load_detected", "work_mode", "boost",
+                                                             "boost_remaining", "advance",       "uptime"};
 
 std::string hh_mm(int minutes) {
   char text[32];
@@ -113,13 +115,42 @@ std::vector<Property> device_properties(bool allow_raw) {
   return properties;
 }
 
-Json on_off(bool on) { return on ? "ON" : "OFF"; }
+const char* property_name(PingProperty property) { return kPingPropertyNames[static_cast<size_t>(property)]; }
 
-Json work_mode_json(uint8_t mode) { return mode < kWorkModeNames.size() ? Json(kWorkModeNames[mode]) : Json(); }
+Json property_json(PingProperty property, int64_t code) {
+  if (code == kNullCode) return nullptr;
+  switch (property) {
+    case PingProperty::relay:
+    case PingProperty::load_detected:
+    case PingProperty::advance:
+      return code ? "ON" : "OFF";
+    case PingProperty::work_mode:
+      return kWorkModeNames[static_cast<size_t>(code)];
+    case PingProperty::boost:
+      return kBoostNames[static_cast<size_t>(code)];
+    case PingProperty::boost_remaining:
+    case PingProperty::uptime:
+      return code;
+  }
+  return nullptr;
+}
 
-Json boost_json(BoostKind kind) {
+int64_t work_mode_code(uint8_t mode) { return mode < kWorkModeNames.size() ? mode : kNullCode; }
+
+int64_t boost_code(BoostKind kind) {
   const auto index = static_cast<size_t>(kind);
-  return index < kBoostNames.size() ? Json(kBoostNames[index]) : Json();
+  return index < kBoostNames.size() ? static_cast<int64_t>(index) : kNullCode;
+}
+
+std::array<int64_t, kPingProperties> ping_codes(const PingStatus& ping, std::optional<int> boost_remaining) {
+  const Relay relay = ping.relay();
+  return {relay == Relay::on ? 1 : relay == Relay::off ? 0 : kNullCode,
+          on_off_code(ping.load_detected()),
+          work_mode_code(ping.work_mode),
+          boost_code(ping.boost.kind()),
+          boost_remaining ? *boost_remaining : kNullCode,
+          on_off_code(ping.advance()),
+          ping.uptime_s};
 }
 
 Json schedule_json(const Schedule& schedule) {

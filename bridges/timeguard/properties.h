@@ -34,11 +34,21 @@ std::optional<uint8_t> schedule_index(std::string_view option);
 // The properties of a device (the same for every Timeguard device).
 std::vector<Property> device_properties(bool allow_raw);
 
-// Values as published: "ON"/"OFF"; a work mode byte or a boost kind by name (null when out of
-// range).
-Json on_off(bool on);
-Json work_mode_json(uint8_t mode);
-Json boost_json(BoostKind kind);
+// The properties a ping carries, kept per device as small integer codes (an index into the
+// names above, 0/1 for OFF/ON, a number; kNullCode for JSON null) so that a ping can be
+// compared with what was last reported before any JSON is built (the hot path).
+enum class PingProperty : uint8_t { relay, load_detected, work_mode, boost, boost_remaining, advance, uptime };
+constexpr size_t kPingProperties = 7;
+constexpr int64_t kNullCode = -1;
+const char* property_name(PingProperty property);
+Json property_json(PingProperty property, int64_t code);
+
+// The codes of each property for a ping; `boost_remaining` as boost_remaining_minutes() says.
+std::array<int64_t, kPingProperties> ping_codes(const PingStatus& ping, std::optional<int> boost_remaining);
+// The code of a work mode / boost kind byte (kNullCode when out of range) and of a bool.
+int64_t work_mode_code(uint8_t mode);
+int64_t boost_code(BoostKind kind);
+constexpr int64_t on_off_code(bool on) { return on ? 1 : 0; }
 
 // Attribute JSON: a schedule's slots and name, the holiday settings.
 Json schedule_json(const Schedule& schedule);

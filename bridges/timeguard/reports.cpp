@@ -10,6 +10,14 @@ int64_t unix_now() {
   return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// The hot path: a compare of two integers when nothing changed.
+void report(Hub& hub, DeviceState& device, PingProperty property, int64_t code) {
+  int64_t& last = device.reported[static_cast<size_t>(property)];
+  if (last == code) return;
+  last = code;
+  hub.state_changed(device.key, property_name(property), property_json(property, code));
+}
+
 void report_attributes(Hub& hub, DeviceState& device) {
   Json schedules = Json::array();
   for (const auto& schedule : device.schedules) schedules.push_back(schedule ? schedule_json(*schedule) : Json());
@@ -29,7 +37,9 @@ void report_attributes(Hub& hub, DeviceState& device) {
 }
 
 void report_code_version(Hub& hub, DeviceState& device, const std::string& version) {
+  if (device.firmware_reported && version == device.code_version) return;
   hub.state_changed(device.key, "firmware", version);
+  device.firmware_reported = true;
   if (version == device.code_version) return;
   device.code_version = version;
   device.info.firmware = version;
@@ -53,19 +63,9 @@ void report_schedule(Hub& hub, DeviceState& device, const Schedule& schedule) {
 }  // namespace
 
 void report_ping(Hub& hub, DeviceState& device, const PingStatus& ping, const TimeZone& zone) {
-  const std::string& id = device.key;
-  switch (ping.relay()) {
-    case Relay::on: hub.state_changed(id, "relay", "ON"); break;
-    case Relay::off: hub.state_changed(id, "relay", "OFF"); break;
-    default: hub.state_changed(id, "relay", nullptr); break;
-  }
-  hub.state_changed(id, "load_detected", on_off(ping.load_detected()));
-  hub.state_changed(id, "work_mode", work_mode_json(ping.work_mode));
-  hub.state_changed(id, "boost", boost_json(ping.boost.kind()));
-  const auto remaining = boost_remaining_minutes(ping.boost, unix_now(), zone);
-  hub.state_changed(id, "boost_remaining", remaining ? Json(*remaining) : Json());
-  hub.state_changed(id, "advance", on_off(ping.advance()));
-  hub.state_changed(id, "uptime", ping.uptime_s);
+  const int64_t now = ping.boost.duration_minutes() ? unix_now() : 0;  // only a running boost needs it
+  const auto codes = ping_codes(ping, boost_remaining_minutes(ping.boost, now, zone));
+  for (size_t i = 0; i < kPingProperties; ++i) report(hub, device, static_cast<PingProperty>(i), codes[i]);
   const bool attributes_change =
       !device.ping || device.ping->load_previously_detected() != ping.load_previously_detected();
   device.ping = ping;
@@ -97,16 +97,16 @@ void report_frame(Hub& hub, DeviceState& device, const FrameView& frame, Kind ki
       }
       break;
     case Kind::work_mode_ack:
-      if (auto mode = decode_u8(frame.params)) hub.state_changed(device.key, "work_mode", work_mode_json(*mode));
+      if (auto mode = decode_u8(frame.params)) report(hub, device, PingProperty::work_mode, work_mode_code(*mode));
       break;
     case Kind::advance_ack:
-      if (auto on = decode_u8(frame.params)) hub.state_changed(device.key, "advance", on_off(*on != 0));
+      if (auto on = decode_u8(frame.params)) report(hub, device, PingProperty::advance, on_off_code(*on != 0));
       break;
     case Kind::boost_ack:
       // Which word is which is not settled (Q7): the kind is taken only when both agree.
       if (auto words = decode_boost_ack(frame.params); words && (*words)[0].kind() == (*words)[1].kind()) {
-        if (Json boost = boost_json((*words)[0].kind()); !boost.is_null())
-          hub.state_changed(device.key, "boost", std::move(boost));
+        if (const int64_t code = boost_code((*words)[0].kind()); code != kNullCode)
+          report(hub, device, PingProperty::boost, code);
       }
       break;
     default:

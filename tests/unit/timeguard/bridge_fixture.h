@@ -22,12 +22,22 @@ using TimeguardMode = lc::timeguard::Mode;
 constexpr uint32_t kId = 0x12345678;
 inline const std::string kKey = "12345678";
 
-// A FakeHub that also counts how often a device is described.
+// A FakeHub that also counts the calls the hot path must not make.
 struct CountingHub : lc::test::FakeHub {
   int seen_calls = 0;
+  int state_calls = 0;
+  int heard_calls = 0;
   bool device_seen(const lc::DeviceInfo& info) override {
     ++seen_calls;
     return FakeHub::device_seen(info);
+  }
+  void state_changed(std::string_view id, std::string_view property, Json value) override {
+    ++state_calls;
+    FakeHub::state_changed(id, property, std::move(value));
+  }
+  void heard(std::string_view id) override {
+    ++heard_calls;
+    FakeHub::heard(id);
   }
 };
 

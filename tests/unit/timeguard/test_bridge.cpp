@@ -1,5 +1,5 @@
 // The timeguard bridge against a FakeHub (bridge_fixture.h): properties, registration and
-// admission, state from pings, first-sight reads, and the relay mode's
+// admission, state from pings (only what changed), first-sight reads, and the relay mode's
 // hands-off rule. Commands and requests: test_bridge_commands.cpp.
 #include <doctest/doctest.h>
 
@@ -195,6 +195,44 @@ TEST_CASE("after a removal the devices the Hub refused are asked once more") {
   f.ping();
   REQUIRE(run_until(f.io, [&] { return f.hub.devices.count(kKey) == 1; }));
   CHECK(f.hub.seen_calls == 2);
+}
+
+TEST_CASE("a ping that changed nothing reports nothing, and the Hub hears of the device at most once a second") {
+  Fixture f;
+  f.ping();
+  f.answer_reads();
+  run_for(f.io, 50ms);
+  const int states = f.hub.state_calls;
+  const int heard = f.hub.heard_calls;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    f.ping();
+    REQUIRE(f.device.receive());  // its reply: the ping was handled
+  }
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
+  CHECK(f.hub.state_calls == states);
+  CHECK(f.hub.heard_calls - heard <= 1 + seconds.count());
+  // What changes is reported, and only that.
+  f.ping(0x2a, 0, {}, 19805);
+  REQUIRE(run_until(f.io, [&] { return f.hub.value(kKey, "uptime") == 19805; }));
+  CHECK(f.hub.state_calls == states + 1);
+  f.ping(0x21, 0, {}, 19805);  // relay OFF, no load now
+  REQUIRE(run_until(f.io, [&] { return f.hub.value(kKey, "relay") == "OFF"; }));
+  run_for(f.io, 20ms);
+  CHECK(f.hub.value(kKey, "load_detected") == "OFF");
+  CHECK(f.hub.state_calls == states + 3);
+  // An ack reports through the same record: the next ping that agrees with it is quiet.
+  f.command("work_mode", "always_on");
+  Bytes storage;
+  const FrameView write = f.next_request(storage);
+  f.reply(write, flag::write_ack, Bytes{2});
+  REQUIRE(f.wait_done());
+  CHECK(f.hub.value(kKey, "work_mode") == "always_on");
+  CHECK(f.hub.state_calls == states + 4);
+  f.ping(0x21, 2, {}, 19805);
+  REQUIRE(f.device.receive());
+  run_for(f.io, 20ms);
+  CHECK(f.hub.state_calls == states + 4);
 }
 
 TEST_CASE("relay mode: no automatic reads, state still learned from the traffic") {
