@@ -1,6 +1,7 @@
 #include "app/hub/commands.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 
 #include "app/command_value.h"

@@ -396,9 +396,9 @@ TEST_CASE("waiting unknown devices are admitted one a second, first come first s
   f.settle(std::chrono::milliseconds(3500));
   REQUIRE(f.bridge.admitted_ids() == std::vector<std::string>{"u2", "u3", "u4"});
   auto previous = first;
-  for (const auto& [id, at] : f.bridge.admissions) {
-    CHECK_MESSAGE(at - previous >= std::chrono::milliseconds(990), id);
-    previous = at;
+  for (const auto& admission : f.bridge.admissions) {
+    CHECK_MESSAGE(admission.second - previous >= std::chrono::milliseconds(990), admission.first);
+    previous = admission.second;
   }
 }
 
