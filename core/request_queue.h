@@ -6,11 +6,14 @@
 //     reads but behind earlier commands). Beyond max_waiting it fails at once.
 //   * The owner's send(request, attempt) sends try `attempt` (0 first). Without an answer
 //     within `retry` it is asked again, until `tries` tries are made; then the request fails.
+//     With a `give_up` time it also fails that long after its first try (the wait before
+//     then is cut short), whatever tries are left.
 //   * The owner calls complete(result) when the answer of the request in flight arrives.
 //   * Every `done` runs exactly once, posted to the io_context (never inside a call into the
 //     queue), unless clear() or the destructor drops it first.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +37,7 @@ class RequestQueue {
   struct Options {
     std::chrono::milliseconds retry{5000};  // between tries
     int tries = 4;                          // at most; then the request fails (timeout)
+    std::chrono::milliseconds give_up{0};   // > 0: fails this long after the first try (timeout)
     size_t max_waiting = 8;                 // the one in flight included
   };
   struct Handlers {
@@ -124,6 +128,7 @@ class RequestQueue {
     while (!in_flight_ && !entries_.empty()) {
       in_flight_ = true;
       attempt_ = 0;
+      first_try_ = std::chrono::steady_clock::now();
       const uint64_t generation = ++generation_;
       arm();
       if (!handlers_.send(entries_.front().request, 0) && in_flight_ && generation == generation_)
@@ -132,8 +137,15 @@ class RequestQueue {
     pumping_ = false;
   }
 
+  bool given_up() const {
+    return options_.give_up.count() > 0 && std::chrono::steady_clock::now() >= first_try_ + options_.give_up;
+  }
+
   void arm() {
-    timer_.expires_after(options_.retry);
+    auto wait = std::chrono::steady_clock::duration(options_.retry);
+    if (options_.give_up.count() > 0)
+      wait = std::min(wait, first_try_ + options_.give_up - std::chrono::steady_clock::now());
+    timer_.expires_after(wait);
     timer_.async_wait([this, alive = std::weak_ptr<char>(alive_), generation = generation_](
                           const boost::system::error_code& ec) {
       if (ec || alive.expired() || generation != generation_ || !in_flight_) return;
@@ -142,7 +154,7 @@ class RequestQueue {
   }
 
   void on_timeout() {
-    if (++attempt_ >= options_.tries) {
+    if (++attempt_ >= options_.tries || given_up()) {
       finish(handlers_.failed(entries_.front().request, RequestFailure::timeout, attempt_));
       pump();
       return;
@@ -163,6 +175,7 @@ class RequestQueue {
   bool in_flight_ = false;
   bool pumping_ = false;
   int attempt_ = 0;
+  std::chrono::steady_clock::time_point first_try_{};
   uint64_t generation_ = 0;
   std::shared_ptr<char> alive_ = std::make_shared<char>();
 };

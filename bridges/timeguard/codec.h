@@ -1,7 +1,9 @@
 // Timeguard NTTWIFI / FSTWIFI cloud protocol (UDP 9997): frames <-> typed messages.
-// Pure: no sockets, clocks or logging. Facts and confidence marks: protocols/timeguard.md.
+// Pure: no sockets, clocks or logging. Facts and confidence marks: docs/protocols/timeguard.md,
+// whose section numbers (§N, gotchas, open questions QN) the comments here and in the rest of
+// bridges/timeguard/ cite. Frames are in codec.cpp, the typed params in messages.cpp.
 //
-// Data layout (protocols/timeguard.md §1.1; all integers little-endian; N = length field):
+// Data layout (§1.1; all integers little-endian; N = length field):
 //
 //   off size field
 //   0   2    magic            fa d4
@@ -304,6 +306,10 @@ Bytes encode_request(uint8_t frame_type, uint8_t flags, uint8_t seq, uint32_t de
 // "12345678" (8 lower-case hex digits) <-> u32.
 std::string device_key(uint32_t device_id);
 std::optional<uint32_t> parse_device_id(std::string_view text);
+
+// Bytes from hex text as people paste it: the bytes may be separated by white space or
+// colons ("fa d4 1c", "fa:d4:1c"). Nullopt for anything else or an odd number of digits.
+std::optional<Bytes> bytes_from_hex_text(std::string_view text);
 
 // A copy for log lines with the device id replaced by 0x12345678 and the CRC recomputed, so
 // that neither reveals the id (TGM --mask). Datagrams shorter than the header are returned

@@ -1,3 +1,4 @@
+// CloudEndpoint (endpoint.h). Section numbers (§N) are those of docs/protocols/timeguard.md.
 #include "bridges/timeguard/endpoint.h"
 
 #include <stdexcept>

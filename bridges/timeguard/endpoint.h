@@ -1,4 +1,4 @@
-// The UDP endpoint that stands in for www.cloudwarm.net:9997 (protocols/timeguard.md §1, §4, §5.1).
+// The UDP endpoint that stands in for www.cloudwarm.net:9997 (docs/protocols/timeguard.md §1, §4, §5.1).
 //
 // One socket on timeguard.listen serves the devices and, in fallback and relay modes, talks
 // to the upstream cloud (the devices' frames carry their id, so one socket suffices, as in

@@ -1,6 +1,6 @@
 // UTC offsets for the `timeguard.timezone` setting, without the C++20 tzdb that g++ 12 lacks.
 //
-// The devices run boost and schedules in UK local time (protocols/timeguard.md Q3): the
+// The devices run boost and schedules in UK local time (docs/protocols/timeguard.md Q3): the
 // boost word's start minute counts from Sunday 00:00 local time. An IANA name is read from
 // the TZif file in $TZDIR or /usr/share/zoneinfo (RFC 8536, version 1-3, with the POSIX rule
 // of its footer for times after the last transition); without that file, a POSIX TZ string

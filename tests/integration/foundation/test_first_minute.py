@@ -10,8 +10,9 @@ when that is set), then checked:
 * every config is one Home Assistant accepts: no object_id, a valid default_entity_id, the
   bridge as via_device; chatty diagnostics disabled by default.
 
-Two checks wait for fixes in the vendor folders (PENDING below): while a fix has not landed its
-check only prints what it found; once it passes, the test says the condition can go.
+A check that waits for a fix in a vendor folder can be named in PENDING below: while the fix
+has not landed the check only prints what it found; once it passes, the test says the condition
+can go. None waits now.
 """
 import json
 import os
@@ -27,12 +28,9 @@ CAPTURE_SECONDS = float(os.environ.get("LOCALCLOUD_CAPTURE_SECONDS", "60"))
 BIRTH_AT = CAPTURE_SECONDS / 2
 
 # Checks that depend on work in a vendor folder, by name: reported, not failed, until it lands.
-PENDING = {
-    # bridges/timeguard: stable options for active_schedule (names moved to attributes).
-    "timeguard_schedule_options": "the Timeguard active_schedule select's options change as schedule names are read",
-    # bridges/timeguard and bridges/vesync: Property::enabled_by_default = false.
-    "chatty_diagnostics": "Timeguard uptime / VeSync rssi are not disabled by default",
-}
+# (Timeguard's stable active_schedule options and the chatty diagnostics of Timeguard and VeSync
+# waited here until their fixes landed.)
+PENDING = {}
 
 VALID_ENTITY_ID = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
 NUMERIC_SENSOR_KEYS = ("unit_of_measurement", "state_class")

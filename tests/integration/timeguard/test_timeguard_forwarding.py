@@ -1,6 +1,6 @@
 """The timeguard bridge's fallback and relay modes end to end: the built daemon between a
 `localcloud-sim timeguard` device and a second simulator acting as the upstream cloud
-(`--cloud`, which answers like www.cloudwarm.net, junk padding included); protocols/timeguard.md §5."""
+(`--cloud`, which answers like www.cloudwarm.net, junk padding included); docs/protocols/timeguard.md §5."""
 import os
 import sys
 import time

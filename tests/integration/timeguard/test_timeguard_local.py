@@ -1,5 +1,5 @@
 """The timeguard bridge in local mode, end to end: a real mosquitto, the built daemon and
-`localcloud-sim timeguard` devices on the binary UDP protocol (protocols/timeguard.md), as Home
+`localcloud-sim timeguard` devices on the binary UDP protocol (docs/protocols/timeguard.md), as Home
 Assistant sees it."""
 import os
 import sys
@@ -12,6 +12,7 @@ from harness import wait_until  # noqa: E402
 DEVICE = "12345678"
 VERSION = "4191717051001"  # an NTTWIFI
 NODE = f"localcloud_timeguard_{DEVICE}"
+SCHEDULE_OPTIONS = [f"schedule_{n}" for n in range(1, 7)]  # the names are attributes
 
 
 def received(kind):
@@ -45,7 +46,7 @@ class TimeguardLocalTest(harness.DaemonTest):
         obs.wait_json("lc/immersion_heater/attributes",
                       lambda a: a.get("holiday") is not None and None not in a.get("schedules", [None]), timeout=15)
         return obs.wait_json("lc/immersion_heater", lambda s: s.get("firmware") == VERSION
-                             and s.get("active_schedule") == "1: Default" and "uptime" in s)
+                             and s.get("active_schedule") == "schedule_1" and "uptime" in s)
 
     def test_keepalive_replies_state_and_discovery(self):
         obs = self.observer()
@@ -74,6 +75,7 @@ class TimeguardLocalTest(harness.DaemonTest):
         self.assertEqual(attributes["schedules"][0]["slots"][0]["start"], "04:30")
         self.assertEqual(attributes["schedules"][0]["slots"][0]["days"], ["sun", "tue", "wed", "thu", "fri", "sat"])
         self.assertEqual(attributes["holiday"]["time_b_raw"], 1626048000)
+        self.assertEqual(attributes["active_schedule_name"], "Default")
         obs.wait("lc/immersion_heater/availability", lambda m: m.text() == "online")
 
         # Discovery: binary sensors, selects, the switch, sensors; no raw without allow_raw_commands.
@@ -87,9 +89,12 @@ class TimeguardLocalTest(harness.DaemonTest):
         self.assertEqual(work_mode["json_attributes_topic"], "lc/immersion_heater/attributes")
         boost = obs.wait_json(f"homeassistant/select/{NODE}/boost/config")
         self.assertEqual(boost["options"], ["off", "1h", "2h"])
-        schedule = obs.wait_json(f"homeassistant/select/{NODE}/active_schedule/config",
-                                 lambda c: c["options"][0] == "1: Default")
-        self.assertEqual(schedule["options"], ["1: Default"] + [f"{n}: (unnamed)" for n in range(2, 7)])
+        schedule_topic = f"homeassistant/select/{NODE}/active_schedule/config"
+        schedule = obs.wait_json(schedule_topic, lambda c: c["device"].get("model") == "NTTWIFI")
+        self.assertEqual(schedule["options"], SCHEDULE_OPTIONS)
+        # The options never changed, though the schedule names were read after the first config.
+        self.assertEqual({tuple(m.json()["options"]) for m in obs.all(schedule_topic) if m.payload},
+                         {tuple(SCHEDULE_OPTIONS)})
         self.assertEqual(schedule["device"]["model"], "NTTWIFI")
         self.assertEqual(schedule["device"]["sw_version"], VERSION)
         self.assertEqual(schedule["device"]["manufacturer"], "Timeguard")
@@ -100,6 +105,8 @@ class TimeguardLocalTest(harness.DaemonTest):
         for prop in ("uptime", "firmware"):
             self.assertEqual(obs.wait_json(f"homeassistant/sensor/{NODE}/{prop}/config")["entity_category"],
                              "diagnostic")
+        # The uptime changes with every ping: not enabled in Home Assistant until the user wants it.
+        self.assertIs(obs.wait_json(f"homeassistant/sensor/{NODE}/uptime/config")["enabled_by_default"], False)
         self.assertIsNone(obs.find(f"homeassistant/sensor/{NODE}/raw/config"))
 
     def test_work_mode_boost_and_schedule_commands(self):
@@ -129,10 +136,10 @@ class TimeguardLocalTest(harness.DaemonTest):
         self.assertLessEqual(state["boost_remaining"], 60)
 
         since = time.monotonic()
-        obs.publish("lc/immersion_heater/set/active_schedule", "3: (unnamed)")
+        obs.publish("lc/immersion_heater/set/active_schedule", "schedule_3")
         select = sim.wait(received("active_schedule_write"), what="type-11 write")
         self.assertEqual((select["flags"], select["params"]), (0x0E, "02"))
-        obs.wait_json("lc/immersion_heater", lambda s: s.get("active_schedule") == "3: (unnamed)", since=since)
+        obs.wait_json("lc/immersion_heater", lambda s: s.get("active_schedule") == "schedule_3", since=since)
         # ... and read back afterwards.
         reads = lambda: [e for e in self.events(sim, received("active_schedule_read")) if e["seq"] != select["seq"]]
         wait_until(lambda: len(reads()) >= 2, 10, what="the read after the write")

@@ -64,6 +64,32 @@ TEST_CASE("unanswered: re-sent every retry, then failed after the last try") {
   CHECK(f.results == std::vector<std::string>{"a timeout after 3"});
 }
 
+TEST_CASE("give_up: failed that long after the first try, the last wait cut short, whatever tries are left") {
+  boost::asio::io_context io;
+  std::vector<std::pair<std::string, int>> sent;
+  std::vector<std::string> results;
+  auto handlers = [&] {
+    return RequestQueue<std::string, std::string>::Handlers{
+        .send = [&](std::string& request, int attempt) { return sent.emplace_back(request, attempt), true; },
+        .failed = [](const std::string& request, RequestFailure why, int tries) {
+          return request + (why == RequestFailure::timeout ? " timeout after " : " ?") + std::to_string(tries);
+        }};
+  };
+  auto collect = [&](std::string result) { results.push_back(std::move(result)); };
+  // Tries at 0, 40 and 80 ms; none at 120 ms: given up at 100 ms with 97 tries left.
+  RequestQueue<std::string, std::string> retried(io, {.retry = 40ms, .tries = 100, .give_up = 100ms}, handlers());
+  retried.push("a", collect);
+  io.run_for(400ms);
+  CHECK(sent == std::vector<std::pair<std::string, int>>{{"a", 0}, {"a", 1}, {"a", 2}});
+  CHECK(results == std::vector<std::string>{"a timeout after 3"});
+  // A give-up before the first retry is due: failed at 100 ms, not at the retry's 2 s.
+  io.restart();
+  RequestQueue<std::string, std::string> slow(io, {.retry = 2000ms, .tries = 2, .give_up = 100ms}, handlers());
+  slow.push("b", collect);
+  io.run_for(600ms);
+  CHECK(results == std::vector<std::string>{"a timeout after 3", "b timeout after 1"});
+}
+
 TEST_CASE("bounded: beyond max_waiting a request fails at once; urgent ones go first") {
   Fixture f;
   for (const char* name : {"r1", "r2", "r3"}) f.queue.push(name, f.collect());

@@ -1,5 +1,5 @@
 // The UDP endpoint on real loopback sockets: the mandatory replies of local mode, the
-// forwarding rules of fallback and relay (protocols/timeguard.md §4.2, §5.1), routing by the
+// forwarding rules of fallback and relay (docs/protocols/timeguard.md §4.2, §5.1), routing by the
 // latest address, and bad input dropped without stalling anyone.
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // UTC offsets without tzdb: the TZif reader, POSIX TZ rules, the built-in Europe/London rule,
-// and the boost countdown in local time (protocols/timeguard.md Q3). Expected offsets were
+// and the boost countdown in local time (docs/protocols/timeguard.md Q3). Expected offsets were
 // taken from Python's zoneinfo.
 #include <doctest/doctest.h>
 
