@@ -11,6 +11,7 @@
 #include "bridges/miio/trace.h"
 #include "config/reader.h"
 #include "config/text.h"
+#include "core/hex.h"
 
 namespace lc::miio {
 namespace {
@@ -20,12 +21,6 @@ using config::quote_value;
 using config::Reader;
 
 constexpr std::string_view kKeys[] = {"enabled", "listen", "poll_interval", "offline_after", "devices"};
-
-bool all_hex(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  });
-}
 
 // Devices configured twice: by address, by token, by did.
 struct SeenDevices {
@@ -56,8 +51,9 @@ void read_token(Reader& reader, const Field& f, Token& out) {
   auto token = token_from_hex(*text);
   if (!token) {
     // Never echo a token, even a malformed one.
+    // An empty token is "0 characters", not "not all hex digits" (core's all_hex("") is false).
     reader.error(f, "a miio token is 32 hex digits (got " + std::to_string(text->size()) + " characters" +
-                        (all_hex(*text) ? "" : ", not all hex digits") + ")");
+                        (text->empty() || all_hex(*text) ? "" : ", not all hex digits") + ")");
     return;
   }
   out = *token;
