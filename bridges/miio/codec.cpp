@@ -282,4 +282,10 @@ std::optional<Json> parse_json(std::span<const uint8_t> plaintext) {
   return parse_json(std::string_view(reinterpret_cast<const char*>(plaintext.data()), plaintext.size()));
 }
 
+std::string string_member(const Json& object, const char* key) {
+  if (!object.is_object()) return {};
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace lc::miio

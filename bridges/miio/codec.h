@@ -120,4 +120,7 @@ std::string repair_json(std::string_view text);
 std::optional<Json> parse_json(std::string_view text);
 std::optional<Json> parse_json(std::span<const uint8_t> plaintext);
 
+// The string member `key` of a JSON object, or "" when absent or not a string.
+std::string string_member(const Json& object, const char* key);
+
 }  // namespace lc::miio

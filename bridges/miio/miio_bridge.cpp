@@ -12,17 +12,14 @@ namespace {
 
 // miIO.info attempts for the firmware version of a device whose model is configured.
 constexpr int kFirmwareInfoTries = 3;
+// The Hub hears of a device at most this often: offline_after counts in seconds, and a device
+// that pings many times a second costs one timestamp compare per ping.
+constexpr auto kHeardEvery = std::chrono::seconds(1);
 
 // Setters answer ["ok"] (python-miio's simulator, §3.5); some devices answer "ok".
 bool acknowledged(const Json& result) {
   if (result == "ok") return true;
   return result.is_array() && result.size() == 1 && result[0] == "ok";
-}
-
-std::string string_member(const Json& object, const char* key) {
-  if (!object.is_object()) return {};
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 }  // namespace
@@ -40,7 +37,7 @@ MiioBridge::~MiioBridge() { stop(); }
 BridgePolicy MiioBridge::policy() const {
   BridgePolicy policy;
   policy.offline_after = config_.offline_after;
-  policy.accept_unknown = false;  // only devices with a token are polled and published (PRODUCT.md)
+  policy.accept_unknown = false;  // only devices with a token are polled and published (docs/config.md)
   policy.max_unknown = 0;
   return policy;
 }
@@ -130,6 +127,7 @@ void MiioBridge::learn_model(Device& d, const std::string& model, const std::str
                 fallback_model().model, " (power and temperature)");
       d.spec = &fallback_model();
     }
+    d.values.assign(d.spec->props.size(), Value{});
   }
   if (changed && d.did) announce(d);
 }
@@ -144,7 +142,9 @@ void MiioBridge::announce(Device& d) {
   info.model = d.model;
   info.firmware = d.firmware;
   if (d.spec) info.properties = properties_of(*d.spec);
+  const bool was_registered = d.registered;
   d.registered = hub_.device_seen(info);
+  if (d.registered && !was_registered) d.last_heard = {};  // a new registration hears at once
 }
 
 // ---- polling -------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ void MiioBridge::ask_info(Device& d) {
       log_.debug(log_name(d), ": miIO.info failed: ", reply.describe());
       return;
     }
-    if (d.registered) hub_.heard(d.id);
+    heard(d);
     const std::string model = string_member(reply.result, "model");
     const std::string firmware = string_member(reply.result, "fw_ver");
     if (model.empty()) {
@@ -242,8 +242,11 @@ void MiioBridge::poll(Device& d) {
     d.client->request(read.request.method, read.request.params, [this, &d, reads, remaining, index](Reply reply) {
       const Read& read = (*reads)[index];
       if (reply.ok()) {
-        if (!d.registered) announce(d);  // after bridge/request/remove
-        if (d.registered) hub_.heard(d.id);
+        if (d.forgotten) {
+          d.forgotten = false;  // bridge/request/remove: registered afresh
+          announce(d);
+        }
+        heard(d);
         if (read.request.method == "get_prop") {
           if (!reply.result.is_array()) {
             log_.debug(log_name(d), ": get_prop answered with a non-list: ", redact(reply.result).dump());
@@ -280,10 +283,34 @@ void MiioBridge::poll(Device& d) {
   }
 }
 
+// The Hub hears only of what changed: an answer equal to the last one costs a comparison.
 void MiioBridge::set_state(Device& d, const PropSpec& prop, const Json& raw) {
-  Json value = decode_value(prop, raw);
-  d.cache[prop.property.key] = value;
-  if (d.registered) hub_.state_changed(d.id, prop.property.key, std::move(value));
+  Value& value = d.values[static_cast<size_t>(&prop - d.spec->props.data())];
+  if (value.read && value.reported && value.raw == raw) return;
+  value.raw = raw;
+  value.read = true;
+  value.reported = d.registered;
+  if (d.registered) hub_.state_changed(d.id, prop.property.key, decode_value(prop, raw));
+}
+
+// Everything read so far, to a Hub that has just registered the device.
+void MiioBridge::publish_values(Device& d) {
+  if (!d.registered || !d.spec) return;
+  for (size_t i = 0; i < d.values.size(); ++i) {
+    Value& value = d.values[i];
+    if (!value.read || value.reported) continue;
+    value.reported = true;
+    hub_.state_changed(d.id, d.spec->props[i].property.key, decode_value(d.spec->props[i], value.raw));
+  }
+}
+
+// Traffic from a registered device, told to the Hub at most once a second.
+void MiioBridge::heard(Device& d) {
+  if (!d.registered) return;
+  const auto now = Clock::now();
+  if (now - d.last_heard < kHeardEvery) return;
+  d.last_heard = now;
+  hub_.heard(d.id);
 }
 
 void MiioBridge::on_token_suspect(Device& d, const std::string& detail) {
@@ -304,17 +331,10 @@ void MiioBridge::command(std::string_view id, std::string_view property, const J
   if (!d.spec) return done("the device's model is not known yet");
   const PropSpec* prop = find_prop(*d.spec, property);
   if (!prop || prop->setter == Setter::none) return done("property is read-only");
-  Json target = value;
-  if (prop->decode == Decode::on_off && value == "TOGGLE") {
-    // TOGGLE is the opposite of what the device last reported.
-    const auto cached = d.cache.find(prop->property.key);
-    if (cached == d.cache.end() || !cached->is_string()) return done("cannot toggle: the current state is unknown");
-    target = *cached == "ON" ? "OFF" : "ON";
-  }
-  const auto request = setter_request(*prop, target);
+  const auto request = setter_request(*prop, value);
   if (!request) return done("value not accepted: " + value.dump());
   d.client->request(request->method, request->params, [this, &d, done = std::move(done)](Reply reply) {
-    if (reply.ok() && d.registered) hub_.heard(d.id);
+    if (reply.ok()) heard(d);
     if (reply.ok() && acknowledged(reply.result)) {
       done("");
     } else if (reply.ok()) {
@@ -331,55 +351,20 @@ void MiioBridge::read(std::string_view id) {
   if (Device* d = find(id)) advance(*d);
 }
 
+void MiioBridge::admitted(std::string_view id) {
+  if (Device* d = find(id); d && !d->registered) {
+    d->registered = true;
+    d->last_heard = {};
+    publish_values(*d);
+  }
+}
+
 void MiioBridge::forget(std::string_view id) {
   if (Device* d = find(id)) {
     // Still configured: it is registered afresh with its next successful poll.
     d->registered = false;
-    d->cache = Json::object();
-  }
-}
-
-// ---- cloud side ----------------------------------------------------------------------------
-
-void MiioBridge::cloud_heard(uint32_t did) {
-  const auto it = by_did_.find(did);
-  if (it == by_did_.end()) return;
-  Device& d = *it->second;
-  if (d.registered) hub_.heard(d.id);
-  if (!d.cloud_session) {
-    d.cloud_session = true;
-    log_.info(log_name(d), ": cloud session with localcloud is up");
-    if (!d.spec || d.firmware.empty())
-      asio::post(io_, [this, &d, alive = std::weak_ptr<bool>(alive_)] {
-        if (alive.lock()) guarded(d, [this, &d] { advance(d); });
-      });
-  }
-}
-
-const Cipher* MiioBridge::cloud_cipher(uint32_t did) {
-  const auto it = by_did_.find(did);
-  if (it == by_did_.end() || !it->second->cloud_cipher) return nullptr;
-  return &*it->second->cloud_cipher;
-}
-
-void MiioBridge::cloud_message(uint32_t did, const Json& message) {
-  const auto it = by_did_.find(did);
-  if (it == by_did_.end()) return;
-  Device& d = *it->second;
-  const std::string method = string_member(message, "method");
-  const auto params = message.find("params");
-  if (method == "props" && params != message.end() && params->is_object() && d.spec) {
-    // A state push (§2.6): published at once.
-    for (const auto& [name, raw] : params->items()) {
-      if (const PropSpec* prop = find_prop_by_name(*d.spec, name)) set_state(d, *prop, raw);
-    }
-  } else if (method == "_otc.info" && params != message.end() && params->is_object()) {
-    const std::string model = string_member(*params, "model");
-    const std::string firmware = string_member(*params, "fw_ver");
-    if (!model.empty() && (!d.spec || d.config.model.empty()))
-      learn_model(d, model, firmware);
-    else if (!firmware.empty() && d.firmware.empty())
-      learn_model(d, d.model, firmware);
+    d->forgotten = true;
+    for (auto& value : d->values) value.reported = false;
   }
 }
 

@@ -1,5 +1,5 @@
 // The miio Bridge: the cloud endpoint for every device, and per configured device a local
-// client that polls it with its token and carries commands (protocols/miio.md; PRODUCT.md).
+// client that polls it with its token and carries commands (docs/protocols/miio.md, docs/miio.md).
 // A device is keyed by its miIO device id (DeviceInfo::id = 8 lower-case hex digits), from
 // `did:` in the config or learned from the handshake.
 #pragma once
@@ -41,11 +41,19 @@ class MiioBridge : public Bridge, private CloudHandler {
   std::vector<Listener> listeners() const override;
   void command(std::string_view id, std::string_view property, const Json& value, CommandDone done) override;
   void read(std::string_view id) override;
+  void admitted(std::string_view id) override;
   void forget(std::string_view id) override;
 
   const CloudEndpoint& cloud() const { return cloud_; }
 
  private:
+  // What was last read of one property, and whether the Hub has it.
+  struct Value {
+    Json raw;               // as the device sent it
+    bool read = false;      // raw holds an answer
+    bool reported = false;  // the Hub has the value decoded from raw
+  };
+
   struct Device {
     explicit Device(boost::asio::io_context& io) : timer(io) {}
     ConfiguredDevice config;
@@ -55,6 +63,7 @@ class MiioBridge : public Bridge, private CloudHandler {
     const ModelSpec* spec = nullptr;
     std::string firmware;
     bool registered = false;
+    bool forgotten = false;  // bridge/request/remove: registered afresh with the next answer
     std::unique_ptr<LocalClient> client;
     boost::asio::steady_timer timer;
     std::chrono::steady_clock::time_point started;
@@ -67,7 +76,8 @@ class MiioBridge : public Bridge, private CloudHandler {
     bool empty_reported = false;
     bool did_mismatch_reported = false;
     std::optional<Cipher> cloud_cipher;
-    Json cache = Json::object();  // property key -> last value reported
+    std::vector<Value> values;  // one per property of `spec`, in its order
+    std::chrono::steady_clock::time_point last_heard{};  // last hub.heard(), at most one a second
   };
 
   // CloudHandler
@@ -84,6 +94,8 @@ class MiioBridge : public Bridge, private CloudHandler {
   void learn_model(Device& device, const std::string& model, const std::string& firmware);
   void announce(Device& device);
   void set_state(Device& device, const PropSpec& prop, const Json& raw);
+  void publish_values(Device& device);
+  void heard(Device& device);
   void on_token_suspect(Device& device, const std::string& detail);
   Device* find(std::string_view id);
   std::string log_name(const Device& device) const;
