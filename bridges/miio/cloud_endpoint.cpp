@@ -1,3 +1,4 @@
+// The cloud stand-in of cloud_endpoint.h. § are sections of docs/protocols/miio.md.
 #include "bridges/miio/cloud_endpoint.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// A device's TCP connection to the cloud endpoint. § are sections of docs/protocols/miio.md.
 #include "bridges/miio/cloud_tcp_session.h"
 
 #include <cstring>

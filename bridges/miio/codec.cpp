@@ -1,3 +1,4 @@
+// The miIO codec of codec.h. § are sections of docs/protocols/miio.md.
 #include "bridges/miio/codec.h"
 
 #include <algorithm>

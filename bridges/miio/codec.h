@@ -1,6 +1,6 @@
 // miIO packets: bytes <-> typed messages. Pure: no sockets, clocks or logging.
 //
-// Data layout (protocols/miio.md §1.1; all integers big-endian)
+// Data layout (docs/protocols/miio.md §1.1; all integers big-endian)
 //
 //   offset size field     meaning
 //   0      2    magic     21 31

@@ -1,3 +1,4 @@
+// The local client of local_client.h. § are sections of docs/protocols/miio.md.
 #include "bridges/miio/local_client.h"
 
 #include <random>

@@ -1,3 +1,5 @@
+// The miio Bridge: devices, their identity and model, polls and commands. § are sections of
+// docs/protocols/miio.md.
 #include "bridges/miio/miio_bridge.h"
 
 #include "bridges/miio/trace.h"

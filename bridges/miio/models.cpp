@@ -1,3 +1,4 @@
+// The models table of models.h. § are sections of docs/protocols/miio.md.
 #include "bridges/miio/models.h"
 
 #include <charconv>
@@ -6,8 +7,8 @@
 namespace lc::miio {
 namespace {
 
-// Building blocks of the rows. Units and classes per PRODUCT.md "Properties" and
-// protocols/homeassistant-mqtt.md §1.4.
+// Building blocks of the rows. Units and classes as docs/miio.md "Models" lists them, in Home
+// Assistant's names (docs/protocols/homeassistant-mqtt.md §1.4).
 
 PropSpec power_switch(std::string name = "power", Setter setter = Setter::on_off_param,
                       std::string method = "set_power", std::string off_method = "") {
@@ -99,7 +100,7 @@ PropSpec power_price() {
 
 std::vector<ModelSpec> build_table() {
   // qmi.powerstrip.v1 (§4.1): exactly its 8 names, never wifi_led/power_price (python-miio#302).
-  // current is an integer, probably mA (inference, PRODUCT.md); voltage is in 0.01 V;
+  // current is an integer, probably mA (inference, docs/miio.md "Models"); voltage is in 0.01 V;
   // elec_leakage's unit is unverified, so it is published raw without a unit.
   PropSpec leakage = sensor("leakage_current", "elec_leakage", "", "");
   PropSpec factor = sensor("power_factor", "power_factor", "power_factor", "%");

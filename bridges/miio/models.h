@@ -1,4 +1,4 @@
-// The models table (protocols/miio.md §4; PRODUCT.md "Properties"): one row per model, each
+// The models table (docs/protocols/miio.md §4; docs/miio.md "Models"): one row per model, each
 // row listing what to read (get_prop names, positionally aligned; or a method of its own),
 // the property each value becomes with its unit conversion, and how to set it.
 #pragma once

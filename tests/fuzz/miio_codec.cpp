@@ -1,6 +1,6 @@
 // libFuzzer target for the miio codec: header parsing, TCP framing, decryption with a fixed
 // token, the broken-JSON repairs and the models' value decoding. Seeds: the vectors of
-// tests/vectors/miio.json and the broken JSON of protocols/miio.md §3.5 (corpus/miio_codec/).
+// tests/vectors/miio.json and the broken JSON of docs/protocols/miio.md §3.5 (corpus/miio_codec/).
 #include <cstdint>
 #include <cstdlib>
 #include <span>

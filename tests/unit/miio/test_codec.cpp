@@ -1,4 +1,4 @@
-// The miio codec and crypto against tests/vectors/miio.json (protocols/miio.md §7), corrupted
+// The miio codec and crypto against tests/vectors/miio.json (docs/protocols/miio.md §7), corrupted
 // copies, and the broken JSON real devices send (§3.5, §4.4).
 #include <doctest/doctest.h>
 
@@ -23,7 +23,7 @@ std::string hex_of(std::span<const uint8_t> bytes) { return lc::hex(bytes); }
 
 }  // namespace
 
-TEST_CASE("key and iv derivation (protocols/miio.md §1.4 table)") {
+TEST_CASE("key and iv derivation (docs/protocols/miio.md §1.4 table)") {
   const Cipher ff(kTokenFF);
   CHECK(hex_of(ff.key()) == "8d79cbc9a4ecdde112fc91ba625b13c2");
   CHECK(hex_of(ff.iv()) == "927ad18b27bdfec445e2e7ac1ed728f1");

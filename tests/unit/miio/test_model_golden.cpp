@@ -15,7 +15,7 @@ using namespace lc::miio;
 
 namespace {
 
-// Raw values devices send (protocols/miio.md §4: "on"/"off", bools, temperatures, the power
+// Raw values devices send (docs/protocols/miio.md §4: "on"/"off", bools, temperatures, the power
 // strip's integers, python-miio's examples) plus the malformed ones a decoder must survive.
 std::vector<Json> raw_inputs() {
   std::vector<Json> raws = {"on",    "off",  "ON",     "OFF",  true,   false, 0,        1,         2,      -1,

@@ -132,7 +132,7 @@ TEST_CASE("the ids the issue names are the ones shipped") {
   CHECK(toggle->property.writable);
 }
 
-TEST_CASE("a user definition in the PRODUCT.md shape loads") {
+TEST_CASE("a user definition in the shape of the miio.models example (docs/config.md) loads") {
   const std::string yaml = R"(models:
   - model: acme.plug.p1
     protocol: miot
