@@ -39,7 +39,7 @@ class PropertyReader {
     const size_t errors_before = w_.errors();
     w_.for_each_key(item, {"key", "component", "name", "get", "set", "set_off", "set_value", "siid", "piid", "aiid",
                            "format", "scale", "options", "min", "max", "step", "writable", "main", "diagnostic",
-                           "device_class", "unit", "state_class", "icon", "precision"},
+                           "enabled_by_default", "device_class", "unit", "state_class", "icon", "precision"},
                     [&](const std::string& key, const Field& value) { fields_.emplace(key, value); });
     if (!item.node.IsMap()) return std::nullopt;
     read_key(item);
@@ -121,6 +121,8 @@ class PropertyReader {
       if (auto v = w_.boolean(*f)) p_.property.main = *v;
     if (const Field* f = get("diagnostic"))
       if (auto v = w_.boolean(*f)) p_.property.diagnostic = *v;
+    if (const Field* f = get("enabled_by_default"))
+      if (auto v = w_.boolean(*f)) p_.property.enabled_by_default = *v;
     if (const Field* f = only_for("device_class", {Kind::sensor, Kind::binary_sensor, Kind::switch_, Kind::number, Kind::button},
                                   "sensors, binary sensors, switches, numbers and buttons"))
       if (auto v = w_.text(*f, 64)) {

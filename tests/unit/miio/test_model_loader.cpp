@@ -119,6 +119,10 @@ TEST_CASE("the ids the issue names are the ones shipped") {
   CHECK(at(plug2, "voltage") == std::pair(5, 3));
   CHECK(at(plug2, "load_power") == std::pair(5, 6));
   CHECK(find_prop(plug2, "load_power")->scale == 0.01);
+  // Chatty diagnostics (an uptime) are off by default; everything else is on.
+  CHECK_FALSE(find_prop(plug2, "working_time")->property.enabled_by_default);
+  CHECK(find_prop(plug2, "power")->property.enabled_by_default);
+  CHECK_FALSE(find_prop(*find_shipped_model("zimi.plug.zncz01"), "working_time")->property.enabled_by_default);
   const ModelDef& eu = *find_shipped_model("cuco.plug.v2eur");
   CHECK(at(eu, "power") == std::pair(2, 1));
   CHECK(at(eu, "energy") == std::pair(11, 1));
