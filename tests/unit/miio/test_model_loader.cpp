@@ -265,7 +265,7 @@ TEST_CASE("text that is not a definition file") {
   REQUIRE(deep.size() == 1);
   CHECK(deep[0].line >= 1);
   CHECK(deep[0].column >= 1);
-  const auto large = diagnostics_of(std::string(lc::miio::yaml::Walker::kMaxTextBytes + 1, ' '));
+  const auto large = diagnostics_of(std::string(lc::miio::kMaxTextBytes + 1, ' '));
   REQUIRE(large.size() == 1);
   CHECK(large[0].message.find("larger than 1 MiB") != std::string::npos);
 }
@@ -283,14 +283,14 @@ TEST_CASE("aliases repeating a subtree cannot multiply the work") {
   bool budget = false;
   for (const auto& d : diagnostics) budget = budget || d.message.find("values in all") != std::string::npos;
   CHECK(budget);
-  CHECK(diagnostics.size() <= lc::miio::yaml::Walker::kMaxDiagnostics + 2);
+  CHECK(diagnostics.size() <= lc::miio::kMaxDiagnostics + 2);
 }
 
 TEST_CASE("many errors are all reported, up to a cap") {
   std::string yaml = "models:\n";
   for (int i = 0; i < 300; ++i) yaml += "  - { model: m" + std::to_string(i) + ", protocol: x, properties: [] }\n";
   const auto diagnostics = diagnostics_of(yaml);
-  CHECK(diagnostics.size() == lc::miio::yaml::Walker::kMaxDiagnostics + 1);
+  CHECK(diagnostics.size() == lc::miio::kMaxDiagnostics + 1);
   CHECK(diagnostics.back().message == "too many errors; the rest are not shown");
 }
 
