@@ -196,7 +196,7 @@ size_t CloudEndpoint::handle(std::span<const uint8_t> packet, Transport transpor
     return 0;
   }
   switch (kind_of(packet)) {
-    case Kind::hello: {
+    case PacketKind::hello: {
       // Time sync (§2.3): the hello with bytes 12..15 = now. Never checksum-verified.
       make_time_sync_reply(packet.first<kHeaderSize>(), options_.clock(), reply.first<kHeaderSize>());
       if (log_settings::trace()) {
@@ -206,7 +206,7 @@ size_t CloudEndpoint::handle(std::span<const uint8_t> packet, Transport transpor
       stats_.packets_out.inc();
       return kHeaderSize;
     }
-    case Kind::header_only: {
+    case PacketKind::header_only: {
       // The keepalive hot path: no allocation, no lookup by string.
       handler_.cloud_heard(header.did);
       // Echo byte for byte (§2.4); a time sync here would restart miio_client (§2.3).
@@ -220,7 +220,7 @@ size_t CloudEndpoint::handle(std::span<const uint8_t> packet, Transport transpor
       stats_.packets_out.inc();
       return kHeaderSize;
     }
-    case Kind::encrypted: {
+    case PacketKind::encrypted: {
       handler_.cloud_heard(header.did);
       const Cipher* cipher = handler_.cloud_cipher(header.did);
       if (!cipher) {

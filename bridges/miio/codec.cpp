@@ -173,9 +173,9 @@ bool is_hello(std::span<const uint8_t> packet) {
   return std::all_of(packet.begin() + 4, packet.begin() + 12, [](uint8_t b) { return b == 0xff; });
 }
 
-Kind kind_of(std::span<const uint8_t> packet) {
-  if (packet.size() > kHeaderSize) return Kind::encrypted;
-  return is_hello(packet) ? Kind::hello : Kind::header_only;
+PacketKind kind_of(std::span<const uint8_t> packet) {
+  if (packet.size() > kHeaderSize) return PacketKind::encrypted;
+  return is_hello(packet) ? PacketKind::hello : PacketKind::header_only;
 }
 
 std::optional<size_t> frame_size(std::span<const uint8_t> stream, size_t max) {

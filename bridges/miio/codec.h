@@ -62,7 +62,7 @@ enum class Error {
 };
 const char* error_name(Error error);
 
-enum class Kind { hello, header_only, encrypted };
+enum class PacketKind { hello, header_only, encrypted };
 
 // Checks size, magic and that the length field equals packet.size(); reads only inside
 // `packet`.
@@ -72,7 +72,7 @@ void write_header(const Header& header, std::span<uint8_t, kHeaderSize> out);
 // A 32-byte packet with bytes 4..11 all ff (§2.3, §5 item 1).
 bool is_hello(std::span<const uint8_t> packet);
 // Kind of a packet that passed parse_header.
-Kind kind_of(std::span<const uint8_t> packet);
+PacketKind kind_of(std::span<const uint8_t> packet);
 
 // TCP framing (§2.1, §5 item 12): the size of the packet at the start of `stream`, 0 when
 // more bytes are needed to know or to complete it, or nullopt when the stream is not miIO

@@ -72,8 +72,8 @@ TEST_CASE("hello detection: both cloud hello shapes and the client hello (§2.3,
   CHECK(is_hello(unhex(vector("cloud_hello_reply_valetudo_style")["packet_hex"])));
   CHECK_FALSE(is_hello(unhex(vector("keepalive_ping_token_ff")["packet_hex"])));
   CHECK_FALSE(is_hello(unhex(vector("hello_reply_provisioned")["packet_hex"])));
-  CHECK(kind_of(unhex(vector("keepalive_ping_token_ff")["packet_hex"])) == Kind::header_only);
-  CHECK(kind_of(unhex(vector("request_get_prop_token_ff")["packet_hex"])) == Kind::encrypted);
+  CHECK(kind_of(unhex(vector("keepalive_ping_token_ff")["packet_hex"])) == PacketKind::header_only);
+  CHECK(kind_of(unhex(vector("request_get_prop_token_ff")["packet_hex"])) == PacketKind::encrypted);
   // A "long hello" (stamp and checksum not zero) is still a hello: only bytes 4..11 count.
   auto long_hello = unhex(vector("cloud_hello_from_device")["packet_hex"]);
   long_hello[14] = 0x12;
