@@ -8,6 +8,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bridges/miio/model_loader.h"
 #include "bridges/miio/trace.h"
 #include "config/reader.h"
 #include "config/text.h"
@@ -20,7 +21,7 @@ using config::Field;
 using config::quote_value;
 using config::Reader;
 
-constexpr std::string_view kKeys[] = {"enabled", "listen", "poll_interval", "offline_after", "devices"};
+constexpr std::string_view kKeys[] = {"enabled", "listen", "poll_interval", "offline_after", "devices", "models"};
 
 // Devices configured twice: by address, by token, by did.
 struct SeenDevices {
@@ -157,6 +158,7 @@ std::shared_ptr<config::BridgeSettings> parse_settings(Reader& reader, const Fie
       reader, section, kKeys, *settings,
       [&](const std::string& key, const Field& f) {
         if (key == "poll_interval") reader.read_duration(f, settings->poll_interval, true);
+        else if (key == "models") settings->models = load_model_list(reader, f);
       },
       [&](const Field& item) { read_device(reader, item, seen, settings->devices); });
   return settings;
@@ -178,6 +180,9 @@ nlohmann::json Settings::redacted_json() const {
   json out = config::shared_json(*this, kKeys);
   out["poll_interval"] = format_duration(poll_interval);
   out["devices"] = std::move(devices_json);
+  json model_names = json::array();
+  for (const auto& model : models) model_names.push_back(model.model);
+  out["models"] = std::move(model_names);
   return out;
 }
 
