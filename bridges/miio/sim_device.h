@@ -1,6 +1,6 @@
 // One simulated miIO device of localcloud-sim miio (bridges/miio/simulator.cpp): its local
 // protocol on a loopback UDP port (sim_device.cpp), its answers as a legacy model
-// (sim_legacy.cpp), and its conversation with the cloud endpoint (sim_cloud.cpp). Every step
+// (sim_legacy.cpp) or as a MIoT model from its definition (sim_miot.cpp), and its conversation with the cloud endpoint (sim_cloud.cpp). Every step
 // is reported as a JSON event line (core/sim_harness.h).
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +20,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bridges/miio/codec.h"
+#include "bridges/miio/miot.h"
+#include "bridges/miio/model_def.h"
 #include "core/net.h"
 
 namespace lc::miio {
@@ -35,6 +38,7 @@ struct SimOptions {
   double rate = 1000;
   bool load_hello = false;
   std::optional<std::chrono::milliseconds> duration;
+  std::vector<ModelDef> models;  // --models FILE: definitions before the shipped ones
 };
 
 // "--device model=...,did=...": key=value pairs.
@@ -60,6 +64,10 @@ class SimDevice {
   // A legacy model's answer (sim_legacy.cpp): the "result" (ok) or "error" value as JSON text.
   std::string answer(const std::string& method, const Json& params, bool& ok);
   std::string answer_info() const;
+  // A MIoT model's answer (sim_miot.cpp), from its definition.
+  std::string answer_miot(const std::string& method, const Json& params, bool& ok);
+  Json initial_miot_state() const;
+  void push_miot_change(const PropDef& prop, const Json& value);
   // Cloud side (sim_cloud.cpp).
   void restart_cloud();
   void connect_tcp();
@@ -78,7 +86,10 @@ class SimDevice {
   std::string did_hex_;
   Cipher cipher_;
   Cipher cloud_cipher_;
-  Json state_;
+  Json state_;  // legacy: by the device's names; MIoT: by property key, raw values
+  const ModelDef* def_ = nullptr;  // MIoT models only
+  std::unique_ptr<ModelDef> probed_def_;  // protocol=miot for a model without a definition
+  std::map<std::string, long long> error_codes_;  // code.<key>=N: that property answers code N
   boost::asio::ip::udp::socket local_;
   boost::asio::ip::udp::endpoint local_peer_;
   std::array<uint8_t, 65536> local_in_{};

@@ -2,6 +2,8 @@
 // (reusing the codec), for the integration tests and the benchmarks. See kUsage below; the
 // devices are sim_device.h, the load mode sim_load.h, the harness core/sim_harness.h.
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "bridges/miio/model_loader.h"
 #include "bridges/miio/sim_device.h"
 #include "bridges/miio/sim_load.h"
 #include "core/sim_harness.h"
@@ -29,6 +32,13 @@ options:
                            token=<32 hex digits>     local token (default: derived from did)
                            port=N                    local UDP port on --host (0: any; see "ready")
                            cloud_key=<16 chars>      cloud key (default: derived from did)
+                           protocol=miot             a model without a definition answers MIoT
+                                                     (a power switch at siid 2 piid 1)
+                           code.KEY=N                MIoT: property KEY answers get_properties
+                                                     with code N (e.g. code.energy=-4001)
+  --models FILE          more model definitions (the schema of miio.models, top level
+                         "models:"); a MIoT model (shipped or from FILE) answers
+                         get_properties (at most 15 entries), set_properties and action
   --host ADDR            address the local sockets bind to (default 127.0.0.1)
   --cloud HOST:PORT      the cloud endpoint (localcloud's miio.listen); without it: no cloud talk
   --transport udp|tcp    cloud transport (default udp)
@@ -63,7 +73,8 @@ events (stdout, one JSON object per line):
 
 commands (stdin, one per line):
   silence D | resume D     stop / restart answering locally and talking to the cloud
-  set D NAME JSON          change a property (e.g. set 01020304 power_consume_rate 100)
+  set D NAME JSON          change a property (e.g. set 01020304 power_consume_rate 100;
+                           a MIoT model's by key and raw value: set 01020304 load_power 2305)
   push D                   push all properties to the cloud as "props" (needs the cloud key)
   quit
 )";
@@ -76,6 +87,15 @@ SimOptions parse_options(sim::Arguments& args, std::vector<DeviceSpec>& specs, b
       help = true;
     } else if (option == "--device") {
       specs.push_back(parse_device_spec(args.text()));
+    } else if (option == "--models") {
+      const std::string path = args.text();
+      std::ifstream file(path);
+      if (!file) throw sim::UsageError("--models: cannot read " + path);
+      const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+      std::vector<config::Diagnostic> diagnostics;
+      options.models = load_models(text, path, diagnostics);
+      for (const auto& d : diagnostics)
+        if (!d.warning) throw sim::UsageError(d.text());
     } else if (option == "--host") {
       options.host = args.text();
     } else if (option == "--cloud") {
