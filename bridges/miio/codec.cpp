@@ -67,6 +67,12 @@ std::string repair(std::string_view text, bool& too_deep) {
           too_deep = true;
           return out;
         }
+        if (c == '{' && in_array && last == Last::value) {
+          // "}{": cuco.plug.cp1 firmware leaves out the comma between get_properties entries
+          // (python-miio#1933).
+          const auto previous = out.find_last_not_of(" \t\r\n");
+          if (previous != std::string::npos && out[previous] == '}') out.push_back(',');
+        }
         stack[depth++] = c;
         out.push_back(c);
         last = Last::open;

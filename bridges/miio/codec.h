@@ -114,7 +114,8 @@ Error decode_message(std::span<const uint8_t> packet, const Cipher& cipher, Mess
 // The broken-JSON repairs real devices need (§3.5, §4.4, §5 item 9), on a decrypted payload:
 // cut at the first NUL and after the first complete value; empty array slots ("[,,]",
 // "[1,,2]", ",]") become null; empty object members (",,\"otu_stat\"") are dropped; a missing
-// value ("\"result\":,") becomes null; leading zeros ("\"value\":00", "06") are removed.
+// value ("\"result\":,") becomes null; leading zeros ("\"value\":00", "06") are removed; a
+// missing comma between objects in a list ("}{", python-miio#1933) is put back.
 std::string repair_json(std::string_view text);
 // repair_json + parse; nullopt when it still is not JSON (or nests deeper than 32).
 std::optional<Json> parse_json(std::string_view text);

@@ -304,6 +304,17 @@ TEST_CASE("broken JSON from real devices parses (§3.5, §4.4)") {
     CHECK((*json)["a"] == ",,[,]00");
     CHECK((*json)["b"] == "x\"y,,");
   }
+  SUBCASE("entries without the comma between them (cuco.plug.cp1, python-miio#1933)") {
+    const auto json = parse_json(std::string_view(
+        "{\"result\":[{\"did\":\"power\",\"siid\":2,\"piid\":1,\"code\":0,\"value\":true}"
+        "{\"did\":\"indicator_light\",\"siid\":3,\"piid\":1,\"code\":0,\"value\":false}],\"id\":9}"));
+    REQUIRE(json);
+    REQUIRE((*json)["result"].size() == 2);
+    CHECK((*json)["result"][1]["did"] == "indicator_light");
+    CHECK(parse_json(std::string_view("[{} {}]")) == Json::parse("[{},{}]"));
+    // Only inside a list: at the top level what follows the first value is cut as before.
+    CHECK(parse_json(std::string_view("{\"a\":1}{\"b\":2}")) == Json::parse("{\"a\":1}"));
+  }
   SUBCASE("not JSON stays rejected, deep nesting is refused") {
     CHECK_FALSE(parse_json(std::string_view("")));
     CHECK_FALSE(parse_json(std::string_view("{\"a\"")));
