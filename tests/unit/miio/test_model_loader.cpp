@@ -294,18 +294,18 @@ TEST_CASE("many errors are all reported, up to a cap") {
   CHECK(diagnostics.back().message == "too many errors; the rest are not shown");
 }
 
-TEST_CASE("docs/miio-models.md lists the shipped models as the data does") {
+TEST_CASE("docs/miio.md lists the shipped models as the data does") {
   // The table is generated: LOCALCLOUD_PRINT_MODEL_TABLE=1 prints it for pasting into the doc.
   const std::string table = models_markdown_table(shipped_models());
   if (std::getenv("LOCALCLOUD_PRINT_MODEL_TABLE")) std::fputs(table.c_str(), stdout);
   const char* dir = std::getenv("LOCALCLOUD_SOURCE_DIR");
-  std::ifstream in(std::string(dir ? dir : ".") + "/docs/miio-models.md");
-  REQUIRE_MESSAGE(in.good(), "cannot open docs/miio-models.md (LOCALCLOUD_SOURCE_DIR?)");
+  std::ifstream in(std::string(dir ? dir : ".") + "/docs/miio.md");
+  REQUIRE_MESSAGE(in.good(), "cannot open docs/miio.md (LOCALCLOUD_SOURCE_DIR?)");
   const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string begin = "<!-- shipped-models:begin -->\n", end = "<!-- shipped-models:end -->";
   const size_t from = doc.find(begin), to = doc.find(end);
   REQUIRE(from != std::string::npos);
   REQUIRE(to != std::string::npos);
   CHECK_MESSAGE(doc.substr(from + begin.size(), to - from - begin.size()) == table,
-                "docs/miio-models.md is out of date; run with LOCALCLOUD_PRINT_MODEL_TABLE=1 and paste:\n" << table);
+                "docs/miio.md is out of date; run with LOCALCLOUD_PRINT_MODEL_TABLE=1 and paste:\n" << table);
 }
