@@ -8,6 +8,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bridges/miio/catalog.h"
 #include "bridges/miio/model_loader.h"
 #include "bridges/miio/trace.h"
 #include "config/reader.h"
@@ -185,5 +186,7 @@ nlohmann::json Settings::redacted_json() const {
   out["models"] = std::move(model_names);
   return out;
 }
+
+std::string Settings::models_listing() const { return lc::miio::models_listing(models); }
 
 }  // namespace lc::miio

@@ -39,6 +39,7 @@ struct Settings : config::BridgeSettings {
 
   size_t device_count() const override { return devices.size(); }
   nlohmann::json redacted_json() const override;
+  std::string models_listing() const override;
 };
 
 // The section's reader (config::ParseSettings), registered through bridges/vendors.def.

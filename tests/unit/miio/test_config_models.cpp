@@ -78,6 +78,12 @@ TEST_CASE("miio.models: a user definition is read, found by its model, and liste
   CHECK(find_model(models, "acme.plug.p2") == nullptr);
   const auto& power = models[0].props[1];
   CHECK(power.scale == 0.1);
+  // localcloud models: the user's definitions first and marked, then the shipped ones.
+  const std::string listing = miio(result.config).models_listing();
+  CHECK(listing.find("(1 from miio.models)") == std::string::npos);
+  CHECK(listing.find("1 from miio.models") != std::string::npos);
+  CHECK(listing.find("`acme.plug.p1`") < listing.find("`chuangmi.plug.m1`"));
+  CHECK(listing.find("a test plug (miio.models)") != std::string::npos);
   const auto shown = miio(result.config).redacted_json();
   CHECK(shown["models"] == nlohmann::json::array({"acme.plug.p1"}));
 }
