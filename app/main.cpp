@@ -1,6 +1,7 @@
 // localcloud [run] [--config FILE] [--log-level debug|info|warn|error]
 // localcloud check-config [--config FILE]
 // localcloud healthcheck [--config FILE]
+// localcloud models [--config FILE]
 // localcloud --version
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,7 @@ const char* const kUsage =
     "usage: localcloud [run] [--config FILE] [--log-level debug|info|warn|error]\n"
     "       localcloud check-config [--config FILE]\n"
     "       localcloud healthcheck [--config FILE]   (GET /healthz on api.listen: exit 0 on 200)\n"
+    "       localcloud models [--config FILE]        (the device models each bridge knows)\n"
     "       localcloud --version\n"
     "The config file defaults to $LOCALCLOUD_CONFIG, else config/localcloud.yaml.\n";
 
@@ -51,7 +53,7 @@ int main(int argc, char** argv) {
       level_override = argv[i];
     } else if (arg.rfind("--log-level=", 0) == 0) {
       level_override = arg.substr(12);
-    } else if (i == 1 && (arg == "run" || arg == "check-config" || arg == "healthcheck")) {
+    } else if (i == 1 && (arg == "run" || arg == "check-config" || arg == "healthcheck" || arg == "models")) {
       command = arg;
     } else {
       return usage_error("unknown argument '" + arg + "'");
@@ -70,6 +72,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "healthcheck") return lc::run_healthcheck(loaded.config);
+  if (command == "models") {
+    for (const auto& bridge : loaded.config.bridges)
+      if (const std::string listing = bridge.settings->models_listing(); !listing.empty())
+        std::cout << bridge.name << ": " << listing << "\n";
+    return 0;
+  }
 
   const auto& config = loaded.config;
   lc::log_settings::configure(level_override.empty() ? config.log.level : level_from_flag, config.log.trace,

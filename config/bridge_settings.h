@@ -41,6 +41,9 @@ struct BridgeSettings {
   // The section for bridge/info, with every secret replaced (secret_json); shared_json gives
   // the shared keys.
   virtual nlohmann::json redacted_json() const = 0;
+  // What `localcloud models` prints for the bridge: the device models it can drive, with the
+  // section's own additions, as text. Empty: nothing to list.
+  virtual std::string models_listing() const { return {}; }
 
  protected:
   BridgeSettings(Endpoint default_listen, Duration default_offline_after)

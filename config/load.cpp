@@ -5,11 +5,8 @@
 // and deep nesting cannot make it loop. Every problem becomes a Diagnostic; nothing throws out.
 #include <algorithm>
 #include <filesystem>
-#include <sstream>
 #include <tuple>
 
-#include <yaml-cpp/depthguard.h>
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/config.h"
@@ -23,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kMaxFileBytes = 1 << 20;  // configs beyond 1 MiB are refused
+constexpr size_t kMaxFileBytes = Reader::kMaxDocumentBytes;  // configs beyond 1 MiB are refused
 constexpr size_t kMaxDiagnostics = 1000;   // then one "N more" line
 
 constexpr std::string_view kDaemonSections[] = {"mqtt", "homeassistant", "log", "api", "data_dir"};
@@ -51,30 +48,9 @@ class Loader {
 
  private:
   void read_file(std::string_view text) {
-    if (text.size() > kMaxFileBytes) {
-      reader_.error(Mark{1, 1}, "the file is larger than 1 MiB; refusing to read it");
-      return;
-    }
-    const std::string input(text);
-    YAML::Node root;
-    try {
-      if (!single_document(input)) return;
-      root = YAML::Load(input);
-    } catch (const YAML::DeepRecursion& e) {
-      // yaml-cpp stops at 500 levels with the message "bad file"; say what it means.
-      Mark at{1, 1};
-      if (!e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0) at = {e.mark.line + 1, e.mark.column + 1};
-      reader_.error(at, "YAML nesting is too deep");
-      return;
-    } catch (const YAML::Exception& e) {
-      Mark at{1, 1};
-      if (!e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0) at = {e.mark.line + 1, e.mark.column + 1};
-      reader_.error(at, "YAML syntax error: " + e.msg);
-      return;
-    } catch (const std::exception& e) {
-      reader_.error(Mark{1, 1}, std::string("YAML syntax error: ") + e.what());
-      return;
-    }
+    const auto parsed = reader_.parse(text);
+    if (!parsed) return;
+    const YAML::Node& root = *parsed;
     try {
       top_level(Field{"", root, Mark{1, 1}});
       const bool any_enabled = std::any_of(config_.bridges.begin(), config_.bridges.end(),
@@ -84,44 +60,6 @@ class Loader {
       // yaml-cpp node access may throw on inputs we did not foresee; report, never crash.
       reader_.error(Mark{1, 1}, std::string("cannot read the configuration: ") + e.what());
     }
-  }
-
-  // yaml-cpp 0.7 hands out a document that consumes no token again and again (a stray ',' at
-  // the top level makes YAML::LoadAll loop forever: yaml-cpp#1040, fixed upstream in #1319).
-  // So the documents are counted first with a parser driven here, which stops at the first one
-  // that makes no progress. False (with the error reported) unless there is at most one.
-  bool single_document(const std::string& input) {
-    struct DocumentStarts : YAML::EventHandler {
-      std::vector<YAML::Mark> starts;
-      void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
-      void OnDocumentEnd() override {}
-      void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-      void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-      void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-      void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-      void OnSequenceEnd() override {}
-      void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-      void OnMapEnd() override {}
-    } documents;
-    std::istringstream stream(input);
-    YAML::Parser parser(stream);
-    while (documents.starts.size() < 3 && parser.HandleNextDocument(documents)) {
-      const auto& starts = documents.starts;
-      if (starts.size() >= 2 && starts[starts.size() - 1].pos == starts[starts.size() - 2].pos) {
-        const YAML::Mark& stuck = starts.back();
-        std::string what = stuck.pos >= 0 && static_cast<size_t>(stuck.pos) < input.size()
-                               ? " " + quote_value(input.substr(static_cast<size_t>(stuck.pos), 1))
-                               : "";
-        reader_.error(Mark{stuck.line + 1, stuck.column + 1}, "YAML syntax error: unexpected" + what);
-        return false;
-      }
-    }
-    if (documents.starts.size() > 1) {
-      const YAML::Mark& second = documents.starts[1];
-      reader_.error(Mark{second.line + 1, second.column + 1}, "only one YAML document is allowed (remove the '---')");
-      return false;
-    }
-    return true;
   }
 
   void top_level(const Field& root) {

@@ -5,6 +5,10 @@
 #include <climits>
 #include <cstdint>
 #include <filesystem>
+#include <sstream>
+
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include "config/files.h"
 #include "config/text.h"
@@ -75,6 +79,75 @@ Mark mark_of(const YAML::Node& node, Mark fallback) {
 
 Reader::Reader(std::string file, std::string base_dir, std::vector<Diagnostic>& diagnostics)
     : file_(std::move(file)), base_dir_(std::move(base_dir)), diagnostics_(diagnostics) {}
+
+// ---- the document ----
+
+namespace {
+
+Mark mark_of(const YAML::Mark& m) {
+  if (m.is_null() || m.line < 0 || m.column < 0) return Mark{1, 1};
+  return Mark{m.line + 1, m.column + 1};
+}
+
+}  // namespace
+
+std::optional<YAML::Node> Reader::parse(std::string_view text) {
+  if (text.size() > kMaxDocumentBytes) {
+    error(Mark{1, 1}, "the file is larger than 1 MiB; refusing to read it");
+    return std::nullopt;
+  }
+  const std::string input(text);
+  try {
+    if (!single_document(input)) return std::nullopt;
+    return YAML::Load(input);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp stops at 500 levels with the message "bad file"; say what it means.
+    error(mark_of(e.mark), "YAML nesting is too deep");
+  } catch (const YAML::Exception& e) {
+    error(mark_of(e.mark), "YAML syntax error: " + e.msg);
+  } catch (const std::exception& e) {
+    error(Mark{1, 1}, std::string("YAML syntax error: ") + e.what());
+  }
+  return std::nullopt;
+}
+
+// yaml-cpp 0.7 hands out a document that consumes no token again and again (a stray ',' at
+// the top level makes YAML::LoadAll loop forever: yaml-cpp#1040, fixed upstream in #1319).
+// So the documents are counted first with a parser driven here, which stops at the first one
+// that makes no progress. False (with the error reported) unless there is at most one.
+bool Reader::single_document(const std::string& input) {
+  struct DocumentStarts : YAML::EventHandler {
+    std::vector<YAML::Mark> starts;
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } documents;
+  std::istringstream stream(input);
+  YAML::Parser parser(stream);
+  while (documents.starts.size() < 3 && parser.HandleNextDocument(documents)) {
+    const auto& starts = documents.starts;
+    if (starts.size() >= 2 && starts[starts.size() - 1].pos == starts[starts.size() - 2].pos) {
+      const YAML::Mark& stuck = starts.back();
+      std::string what = stuck.pos >= 0 && static_cast<size_t>(stuck.pos) < input.size()
+                             ? " " + quote_value(input.substr(static_cast<size_t>(stuck.pos), 1))
+                             : "";
+      error(Mark{stuck.line + 1, stuck.column + 1}, "YAML syntax error: unexpected" + what);
+      return false;
+    }
+  }
+  if (documents.starts.size() > 1) {
+    const YAML::Mark& second = documents.starts[1];
+    error(Mark{second.line + 1, second.column + 1}, "only one YAML document is allowed (remove the '---')");
+    return false;
+  }
+  return true;
+}
 
 // ---- diagnostics ----
 

@@ -40,10 +40,17 @@ class Reader {
  public:
   using KeyHandler = std::function<void(const std::string& key, const Field& value)>;
   using ItemHandler = std::function<void(const Field& item)>;
+  static constexpr size_t kMaxDocumentBytes = 1 << 20;
 
   // Problems go to `diagnostics` under the name `file`; relative paths resolve against
   // `base_dir`.
   Reader(std::string file, std::string base_dir, std::vector<Diagnostic>& diagnostics);
+
+  // ---- the document ----
+  // `text` as one YAML document, or nullopt with the problem reported (larger than
+  // kMaxDocumentBytes, a syntax error, more than one document, nesting beyond yaml-cpp's guard).
+  // An empty text is a null node. Never throws.
+  std::optional<YAML::Node> parse(std::string_view text);
 
   // ---- diagnostics ----
   void error(Mark at, std::string message);
@@ -100,6 +107,7 @@ class Reader {
 
  private:
   void add(Mark at, std::string message, bool warning);
+  bool single_document(const std::string& input);
   std::optional<std::optional<Endpoint>> endpoint_value(const Field& f, bool optional);
 
   std::string file_;

@@ -8,7 +8,8 @@
 //     within `retry` it is asked again, until `tries` tries are made; then the request fails.
 //     With a `give_up` time it also fails that long after its first try (the wait before
 //     then is cut short), whatever tries are left.
-//   * The owner calls complete(result) when the answer of the request in flight arrives.
+//   * The owner calls complete(result) when the answer of the request in flight arrives, or
+//     retry_now() when that answer asks for another try.
 //   * Every `done` runs exactly once, posted to the io_context (never inside a call into the
 //     queue), unless clear() or the destructor drops it first.
 #pragma once
@@ -87,6 +88,16 @@ class RequestQueue {
   // sent the request itself).
   void rearm() {
     if (in_flight_) arm();
+  }
+
+  // Ends the try in flight now, as if its time had run out: the next try is sent at once, or
+  // the request fails after the last (e.g. the device answered with an error worth retrying).
+  // Not from within send().
+  void retry_now() {
+    if (!in_flight_) return;
+    timer_.cancel();
+    ++generation_;  // a timer that expired already but has not run yet
+    on_timeout();
   }
 
   // Drops every request without calling its done.

@@ -1,11 +1,10 @@
+// The cloud stand-in of cloud_endpoint.h. § are sections of docs/protocols/miio.md.
 #include "bridges/miio/cloud_endpoint.h"
 
 #include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
-
-#include <boost/asio/write.hpp>
 
 #include "bridges/miio/trace.h"
 
@@ -18,144 +17,22 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A TCP peer that does not read its pongs gets this much queued before it is closed.
-constexpr size_t kMaxPendingWrite = 16 * 1024;
-constexpr size_t kInitialTcpBuffer = 256;
+// With listen port 0 (tests) the kernel picks the UDP port, which may be taken for TCP.
+constexpr int kBindAttempts = 20;
 
 uint32_t system_seconds() { return static_cast<uint32_t>(std::time(nullptr)); }
 
 const char* transport_name(Transport transport) { return transport == Transport::udp ? "udp" : "tcp"; }
 
-}  // namespace
-
-std::string Peer::text() const {
-  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(port);
-  return address.to_string() + ":" + std::to_string(port);
+TcpListenerOptions listener_options(const CloudOptions& options) {
+  TcpListenerOptions out;
+  out.name = "cloud endpoint (TCP)";
+  out.max_connections = options.max_connections;
+  out.budget = &DescriptorBudget::process();  // one device connection per descriptor
+  return out;
 }
 
-// One device's TCP connection (ott, §2.1): packets back to back, no extra framing.
-class CloudEndpoint::TcpSession : public std::enable_shared_from_this<TcpSession> {
- public:
-  TcpSession(CloudEndpoint& owner, tcp::socket socket) : owner_(&owner), socket_(std::move(socket)) {
-    boost::system::error_code ec;
-    const auto remote = socket_.remote_endpoint(ec);
-    peer_ = Peer{remote.address(), remote.port()};
-    const auto local = socket_.local_endpoint(ec);
-    local_ = local.address();
-    in_.resize(kInitialTcpBuffer);
-    last_packet_ = Clock::now();
-  }
-
-  void start() { read(); }
-
-  // Closes the socket; the owner forgets the session (unless it is the owner closing all).
-  void close(bool tell_owner = true) {
-    if (closed_) return;
-    closed_ = true;
-    boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
-    if (tell_owner && owner_) owner_->remove(shared_from_this());
-    owner_ = nullptr;
-  }
-
-  Clock::time_point last_packet() const { return last_packet_; }
-  const Peer& peer() const { return peer_; }
-
- private:
-  void read() {
-    auto self = shared_from_this();
-    socket_.async_read_some(asio::buffer(in_.data() + in_size_, in_.size() - in_size_),
-                            [self](const boost::system::error_code& ec, size_t n) { self->on_read(ec, n); });
-  }
-
-  void on_read(const boost::system::error_code& ec, size_t n) {
-    if (ec == asio::error::operation_aborted || !owner_) return;
-    if (ec) {
-      close();
-      return;
-    }
-    try {
-      in_size_ += n;
-      size_t offset = 0;
-      while (!closed_) {
-        const std::span<const uint8_t> rest(in_.data() + offset, in_size_ - offset);
-        const auto size = frame_size(rest);
-        if (!size) {
-          // Not miIO (e.g. an HTTP "GET /gslb", §2.1) or a broken length: never resync.
-          owner_->stats_.drop(offset == 0 && !framed_ ? "tcp_not_miio" : "tcp_bad_frame", peer_.text());
-          close();
-          return;
-        }
-        if (*size == 0) {
-          // Incomplete: make room for the whole packet once its length is known.
-          if (rest.size() >= 4) {
-            const size_t needed = size_t{rest[2]} << 8 | rest[3];
-            if (offset > 0) std::memmove(in_.data(), rest.data(), rest.size());
-            in_size_ = rest.size();
-            if (in_.size() < needed) in_.resize(needed);
-            offset = 0;
-          }
-          break;
-        }
-        framed_ = true;
-        last_packet_ = Clock::now();
-        const size_t reply_size =
-            owner_->handle(rest.first(*size), Transport::tcp, peer_, &local_, owner_->reply_);
-        if (reply_size > 0) send(std::span<const uint8_t>(owner_->reply_.data(), reply_size));
-        offset += *size;
-      }
-      if (closed_) return;
-      if (offset > 0) {
-        std::memmove(in_.data(), in_.data() + offset, in_size_ - offset);
-        in_size_ -= offset;
-      }
-      read();
-    } catch (const std::exception& error) {
-      if (owner_) owner_->log_.warn("tcp session error: ", error.what());
-      close();
-    }
-  }
-
-  void send(std::span<const uint8_t> bytes) {
-    if (pending_.size() + bytes.size() > kMaxPendingWrite) {
-      owner_->stats_.drop("tcp_peer_not_reading", peer_.text());
-      close();
-      return;
-    }
-    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
-    if (!writing_now_) write();
-  }
-
-  void write() {
-    writing_.swap(pending_);
-    pending_.clear();
-    writing_now_ = true;
-    auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(writing_), [self](const boost::system::error_code& ec, size_t) {
-      self->writing_now_ = false;
-      self->writing_.clear();
-      if (ec == asio::error::operation_aborted || !self->owner_) return;
-      if (ec) {
-        self->close();
-        return;
-      }
-      if (!self->pending_.empty()) self->write();
-    });
-  }
-
-  CloudEndpoint* owner_;
-  tcp::socket socket_;
-  Peer peer_;
-  asio::ip::address local_;
-  std::vector<uint8_t> in_;
-  size_t in_size_ = 0;
-  bool framed_ = false;  // a complete packet has been read: the stream is miIO
-  std::vector<uint8_t> writing_, pending_;
-  bool writing_now_ = false;
-  bool closed_ = false;
-  Clock::time_point last_packet_;
-};
+}  // namespace
 
 CloudEndpoint::CloudEndpoint(asio::io_context& io, Endpoint listen, BridgeStats& stats, CloudHandler& handler,
                              CloudOptions options)
@@ -165,9 +42,8 @@ CloudEndpoint::CloudEndpoint(asio::io_context& io, Endpoint listen, BridgeStats&
       handler_(handler),
       options_(std::move(options)),
       udp_(io),
-      acceptor_(io),
+      tcp_(io, log_, listener_options(options_)),
       sweep_timer_(io),
-      accept_retry_timer_(io),
       stale_pings_(stats.dropped("ping_not_newer")),
       unanswered_(stats.dropped("no_cloud_key")) {
   if (!options_.clock) options_.clock = system_seconds;
@@ -178,16 +54,22 @@ CloudEndpoint::~CloudEndpoint() { stop(); }
 std::string CloudEndpoint::address_text() const { return Endpoint{listen_.host, port_}.text(); }
 
 void CloudEndpoint::start() {
+  bind();
+  running_ = true;
+  tcp_.start({.accepted = [this](tcp::socket socket, ConnectionSlot slot) { accepted(std::move(socket), std::move(slot)); },
+              .refused =
+                  [this](const tcp::endpoint& peer) {
+                    stats_.drop("tcp_too_many_connections", Peer{peer.address(), peer.port()}.text());
+                  },
+              .accept_failed = [this](const boost::system::error_code&) { stats_.dropped("tcp_accept_failed").inc(); }});
+  schedule_sweep();
+}
+
+// UDP and TCP on one port; throws with the address when either cannot be bound.
+void CloudEndpoint::bind() {
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(listen_.host, ec);
   if (ec) throw std::runtime_error("miio.listen: " + listen_.text() + " is not an IP address");
-  auto fail = [&](const char* what) {
-    stop();
-    throw std::runtime_error(std::string("miio: cannot ") + what + " " + listen_.text() + ": " + ec.message());
-  };
-
-  // UDP and TCP share one port. With port 0 (tests) the kernel picks the UDP port, which may
-  // be taken for TCP: then try another.
   for (int attempt = 0;; ++attempt) {
     try {
       udp_.open(listen_, [this](std::span<const uint8_t> datagram, bool truncated, const udp::endpoint& from,
@@ -197,33 +79,21 @@ void CloudEndpoint::start() {
       throw std::runtime_error(std::string("miio: ") + error.what());
     }
     port_ = udp_.local_endpoint().port();
-    const tcp::endpoint tcp_endpoint(address, port_);
-    ec = {};
-    acceptor_.open(tcp_endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(tcp_endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) break;
-    if (listen_.port != 0 || attempt == 20) fail("bind TCP");
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    udp_.close();
+    ec = tcp_.open(tcp::endpoint(address, port_));
+    if (!ec) return;
+    if (listen_.port != 0 || attempt == kBindAttempts) {
+      stop();
+      throw std::runtime_error("miio: cannot bind TCP " + listen_.text() + ": " + ec.message());
+    }
+    udp_.close();  // the kernel's UDP port is taken for TCP: try another
   }
-
-  // The cap leaves descriptors for everything else in the process (core/net.h).
-  connection_cap_ = connection_cap(options_.max_connections);
-  running_ = true;
-  accept();
-  schedule_sweep();
 }
 
 void CloudEndpoint::stop() {
   running_ = false;
-  boost::system::error_code ec;
   udp_.close();
-  acceptor_.close(ec);
+  tcp_.close();
   sweep_timer_.cancel();
-  accept_retry_timer_.cancel();
   auto sessions = std::move(sessions_);
   sessions_.clear();
   for (const auto& session : sessions) session->close(false);
@@ -246,34 +116,23 @@ void CloudEndpoint::on_datagram(std::span<const uint8_t> datagram, bool truncate
   }
 }
 
-void CloudEndpoint::accept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !running_) return;
-    if (ec) {
-      // Out of descriptors or similar: try again shortly instead of spinning.
-      stats_.dropped("tcp_accept_failed").inc();
-      accept_retry_timer_.expires_after(std::chrono::milliseconds(100));
-      accept_retry_timer_.async_wait([this](const boost::system::error_code& wait_ec) {
-        if (!wait_ec && running_) accept();
-      });
-      return;
-    }
-    if (sessions_.size() >= connection_cap_) {
-      boost::system::error_code peer_ec;
-      const auto remote = socket.remote_endpoint(peer_ec);
-      stats_.drop("tcp_too_many_connections", Peer{remote.address(), remote.port()}.text());
-      cap_warning_.refused(log_, "cloud endpoint (TCP)", connection_cap_);
-      socket.close(peer_ec);
-    } else {
-      boost::system::error_code option_ec;
-      socket.set_option(tcp::no_delay(true), option_ec);
-      auto session = std::make_shared<TcpSession>(*this, std::move(socket));
-      sessions_.insert(session);
-      session->start();
-    }
-    accept();
-  });
+void CloudEndpoint::accepted(tcp::socket socket, ConnectionSlot slot) {
+  if (!running_) return;
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  CloudTcpSession::Owner& owner = *this;
+  auto session = std::make_shared<CloudTcpSession>(owner, std::move(socket), std::move(slot), stats_);
+  sessions_.insert(session);
+  session->start();
 }
+
+std::span<const uint8_t> CloudEndpoint::tcp_packet(std::span<const uint8_t> packet, const Peer& peer,
+                                                   const asio::ip::address& local) {
+  const size_t size = handle(packet, Transport::tcp, peer, &local, reply_);
+  return std::span<const uint8_t>(reply_.data(), size);
+}
+
+void CloudEndpoint::tcp_closed(const std::shared_ptr<CloudTcpSession>& session) { sessions_.erase(session); }
 
 void CloudEndpoint::schedule_sweep() {
   const auto period = std::clamp(options_.idle_timeout / 5, std::chrono::milliseconds(10),
@@ -292,7 +151,7 @@ void CloudEndpoint::schedule_sweep() {
 
 void CloudEndpoint::sweep() {
   const auto oldest = Clock::now() - options_.idle_timeout;
-  std::vector<std::shared_ptr<TcpSession>> idle;
+  std::vector<std::shared_ptr<CloudTcpSession>> idle;
   for (const auto& session : sessions_)
     if (session->last_packet() < oldest) idle.push_back(session);
   for (const auto& session : idle) {
@@ -301,8 +160,6 @@ void CloudEndpoint::sweep() {
     session->close();
   }
 }
-
-void CloudEndpoint::remove(const std::shared_ptr<TcpSession>& session) { sessions_.erase(session); }
 
 bool CloudEndpoint::ping_is_newer(uint32_t unknown, uint32_t did, Transport transport, uint32_t stamp) {
   const uint64_t key = uint64_t{unknown} << 32 | did;
@@ -339,7 +196,7 @@ size_t CloudEndpoint::handle(std::span<const uint8_t> packet, Transport transpor
     return 0;
   }
   switch (kind_of(packet)) {
-    case Kind::hello: {
+    case PacketKind::hello: {
       // Time sync (§2.3): the hello with bytes 12..15 = now. Never checksum-verified.
       make_time_sync_reply(packet.first<kHeaderSize>(), options_.clock(), reply.first<kHeaderSize>());
       if (log_settings::trace()) {
@@ -349,7 +206,8 @@ size_t CloudEndpoint::handle(std::span<const uint8_t> packet, Transport transpor
       stats_.packets_out.inc();
       return kHeaderSize;
     }
-    case Kind::header_only: {
+    case PacketKind::header_only: {
+      // The keepalive hot path: no allocation, no lookup by string.
       handler_.cloud_heard(header.did);
       // Echo byte for byte (§2.4); a time sync here would restart miio_client (§2.3).
       if (!ping_is_newer(header.unknown, header.did, transport, header.stamp)) {
@@ -362,7 +220,7 @@ size_t CloudEndpoint::handle(std::span<const uint8_t> packet, Transport transpor
       stats_.packets_out.inc();
       return kHeaderSize;
     }
-    case Kind::encrypted: {
+    case PacketKind::encrypted: {
       handler_.cloud_heard(header.did);
       const Cipher* cipher = handler_.cloud_cipher(header.did);
       if (!cipher) {
@@ -376,6 +234,18 @@ size_t CloudEndpoint::handle(std::span<const uint8_t> packet, Transport transpor
     }
   }
   return 0;
+}
+
+// The address the device reaches us at, for _otc.info's server list.
+asio::ip::address CloudEndpoint::address_towards(const Peer& peer, const asio::ip::address* local) {
+  if (local) return *local;
+  const auto bound = udp_.local_endpoint().address();
+  if (!bound.is_unspecified()) return bound;
+  // Bound to every address: the one of the route towards the device.
+  boost::system::error_code ec;
+  udp::socket probe(io_);
+  probe.connect(udp::endpoint(peer.address, peer.port ? peer.port : 8053), ec);
+  return ec ? asio::ip::address() : probe.local_endpoint(ec).address();
 }
 
 size_t CloudEndpoint::answer_message(std::span<const uint8_t> packet, const Header& header, const Cipher& cipher,
@@ -400,29 +270,16 @@ size_t CloudEndpoint::answer_message(std::span<const uint8_t> packet, const Head
   const auto id = json->find("id");
   const auto method = json->find("method");
   if (method != json->end() && method->is_string() && id != json->end() && id->is_number_integer()) {
-    const auto& name = method->get_ref<const std::string&>();
-    if (name == "_otc.info") {
+    if (method->get_ref<const std::string&>() == "_otc.info") {
       // Point the device's cloud lists at us (§2.6, dummycloud/Valetudo shape).
-      asio::ip::address ours = local ? *local : asio::ip::address();
-      if (!local) {
-        const auto bound = udp_.local_endpoint().address();
-        if (!bound.is_unspecified()) {
-          ours = bound;
-        } else {
-          // The address the device reaches us at: the route towards it.
-          boost::system::error_code ec;
-          udp::socket probe(io_);
-          probe.connect(udp::endpoint(peer.address, peer.port ? peer.port : 8053), ec);
-          if (!ec) ours = probe.local_endpoint(ec).address();
-        }
-      }
-      const Json server = {{"ip", ours.to_string()}, {"port", port_}};
+      const Json server = {{"ip", address_towards(peer, local).to_string()}, {"port", port_}};
       answer = {{"id", *id},
                 {"result",
                  {{"otc_list", Json::array({server})},
                   {"otc_test", {{"list", Json::array({server})}, {"interval", 1800}, {"firsttest", 1193}}}}}};
     } else {
-      // props, event.*, _async.*, and whatever else: acknowledged as the cloud does (§2.6).
+      // props, properties_changed, event.*, _async.*, and whatever else: acknowledged as the
+      // cloud does (§2.6).
       answer = {{"id", *id}, {"result", "ok"}};
     }
   }

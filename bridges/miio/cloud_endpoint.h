@@ -1,5 +1,5 @@
 // The Xiaomi cloud stand-in on miio.listen, UDP and TCP on the same port
-// (protocols/miio.md §2). Every device id gets the keepalive answers: a hello gets the time
+// (docs/protocols/miio.md §2). Every device id gets the keepalive answers: a hello gets the time
 // sync reply, a ping is echoed when its stamp is newer than the last one seen from that id
 // (Valetudo's rule against reply storms, §2.4). Encrypted messages are answered only for
 // devices whose cloud key the handler knows (§2.6). Nothing here waits on MQTT, DNS or disk.
@@ -10,32 +10,25 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "bridges/miio/cloud_tcp_session.h"
 #include "bridges/miio/codec.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/net.h"
+#include "core/tcp_listener.h"
 #include "core/udp_batch.h"
 
 namespace lc::miio {
 
 enum class Transport { udp, tcp };
-
-// Where a packet came from; text() (for drops and trace) is only built when needed.
-struct Peer {
-  boost::asio::ip::address address;
-  uint16_t port = 0;
-  std::string text() const;
-};
 
 // What the bridge tells the endpoint and learns from it. Called on the io_context thread,
 // from the packet handlers: implementations must be quick and never block.
@@ -46,7 +39,7 @@ class CloudHandler {
   virtual void cloud_heard(uint32_t did) = 0;
   // The did's cloud key, when configured; nullptr otherwise.
   virtual const Cipher* cloud_cipher(uint32_t did) = 0;
-  // A decrypted message from the device (props, event.*, _otc.info, results, ...).
+  // A decrypted message from the device (props, properties_changed, event.*, _otc.info, results, ...).
   virtual void cloud_message(uint32_t did, const Json& message) = 0;
 };
 
@@ -54,7 +47,8 @@ struct CloudOptions {
   // A TCP connection without a complete packet for this long is closed: the device pings
   // every 15 s and gives up after 3 missed pongs (§2.4), plus a margin.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(50)};
-  // At most this many TCP connections (also bounded by the open-files limit).
+  // At most this many TCP connections (also bounded by the process's descriptor budget,
+  // core/tcp_listener.h).
   size_t max_connections = 16384;
   // Devices remembered for the ping stamp rule; the table starts afresh when full.
   size_t max_tracked_devices = 65536;
@@ -62,11 +56,11 @@ struct CloudOptions {
   std::function<uint32_t()> clock;
 };
 
-class CloudEndpoint {
+class CloudEndpoint : private CloudTcpSession::Owner {
  public:
   CloudEndpoint(boost::asio::io_context& io, Endpoint listen, BridgeStats& stats, CloudHandler& handler,
                 CloudOptions options = {});
-  ~CloudEndpoint();
+  ~CloudEndpoint() override;
   CloudEndpoint(const CloudEndpoint&) = delete;
   CloudEndpoint& operator=(const CloudEndpoint&) = delete;
 
@@ -86,19 +80,22 @@ class CloudEndpoint {
                 const boost::asio::ip::address* local, std::span<uint8_t, kMaxSendPacket> reply);
 
  private:
-  class TcpSession;
-  friend class TcpSession;
+  // CloudTcpSession::Owner
+  std::span<const uint8_t> tcp_packet(std::span<const uint8_t> packet, const Peer& peer,
+                                      const boost::asio::ip::address& local) override;
+  void tcp_closed(const std::shared_ptr<CloudTcpSession>& session) override;
 
+  void bind();
   void on_datagram(std::span<const uint8_t> datagram, bool truncated, const boost::asio::ip::udp::endpoint& from,
                    UdpBatchSocket::Replies& replies);
-  void accept();
+  void accepted(boost::asio::ip::tcp::socket socket, ConnectionSlot slot);
   void schedule_sweep();
   void sweep();
-  void remove(const std::shared_ptr<TcpSession>& session);
   bool ping_is_newer(uint32_t unknown, uint32_t did, Transport transport, uint32_t stamp);
   size_t answer_message(std::span<const uint8_t> packet, const Header& header, const Cipher& cipher,
                         Transport transport, const Peer& peer, const boost::asio::ip::address* local,
                         std::span<uint8_t, kMaxSendPacket> reply);
+  boost::asio::ip::address address_towards(const Peer& peer, const boost::asio::ip::address* local);
   void trace_packet(const char* direction, Transport transport, const Peer& peer,
                     std::span<const uint8_t> packet, const char* what) const;
 
@@ -109,15 +106,12 @@ class CloudEndpoint {
   CloudOptions options_;
   Logger log_{"miio"};
   uint16_t port_ = 0;
-  size_t connection_cap_ = 0;
-  CapWarning cap_warning_;
 
   UdpBatchSocket udp_;  // recvmmsg/sendmmsg: the keepalive hot path
-  boost::asio::ip::tcp::acceptor acceptor_;
+  TcpListener tcp_;
   boost::asio::steady_timer sweep_timer_;
-  boost::asio::steady_timer accept_retry_timer_;
   std::array<uint8_t, kMaxSendPacket> reply_{};  // the answer being built (UDP and TCP)
-  std::unordered_set<std::shared_ptr<TcpSession>> sessions_;
+  std::unordered_set<std::shared_ptr<CloudTcpSession>> sessions_;
 
   struct Stamps {
     uint32_t udp = 0, tcp = 0;

@@ -1,3 +1,4 @@
+// The miIO codec of codec.h. § are sections of docs/protocols/miio.md.
 #include "bridges/miio/codec.h"
 
 #include <algorithm>
@@ -65,6 +66,12 @@ std::string repair(std::string_view text, bool& too_deep) {
         if (depth == kMaxJsonDepth) {
           too_deep = true;
           return out;
+        }
+        if (c == '{' && in_array && last == Last::value) {
+          // "}{": cuco.plug.cp1 firmware leaves out the comma between get_properties entries
+          // (python-miio#1933).
+          const auto previous = out.find_last_not_of(" \t\r\n");
+          if (previous != std::string::npos && out[previous] == '}') out.push_back(',');
         }
         stack[depth++] = c;
         out.push_back(c);
@@ -172,9 +179,9 @@ bool is_hello(std::span<const uint8_t> packet) {
   return std::all_of(packet.begin() + 4, packet.begin() + 12, [](uint8_t b) { return b == 0xff; });
 }
 
-Kind kind_of(std::span<const uint8_t> packet) {
-  if (packet.size() > kHeaderSize) return Kind::encrypted;
-  return is_hello(packet) ? Kind::hello : Kind::header_only;
+PacketKind kind_of(std::span<const uint8_t> packet) {
+  if (packet.size() > kHeaderSize) return PacketKind::encrypted;
+  return is_hello(packet) ? PacketKind::hello : PacketKind::header_only;
 }
 
 std::optional<size_t> frame_size(std::span<const uint8_t> stream, size_t max) {
@@ -280,6 +287,12 @@ std::optional<Json> parse_json(std::string_view text) {
 
 std::optional<Json> parse_json(std::span<const uint8_t> plaintext) {
   return parse_json(std::string_view(reinterpret_cast<const char*>(plaintext.data()), plaintext.size()));
+}
+
+std::string string_member(const Json& object, const char* key) {
+  if (!object.is_object()) return {};
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 }  // namespace lc::miio

@@ -1,6 +1,6 @@
 // miIO packets: bytes <-> typed messages. Pure: no sockets, clocks or logging.
 //
-// Data layout (protocols/miio.md §1.1; all integers big-endian)
+// Data layout (docs/protocols/miio.md §1.1; all integers big-endian)
 //
 //   offset size field     meaning
 //   0      2    magic     21 31
@@ -62,7 +62,7 @@ enum class Error {
 };
 const char* error_name(Error error);
 
-enum class Kind { hello, header_only, encrypted };
+enum class PacketKind { hello, header_only, encrypted };
 
 // Checks size, magic and that the length field equals packet.size(); reads only inside
 // `packet`.
@@ -72,7 +72,7 @@ void write_header(const Header& header, std::span<uint8_t, kHeaderSize> out);
 // A 32-byte packet with bytes 4..11 all ff (§2.3, §5 item 1).
 bool is_hello(std::span<const uint8_t> packet);
 // Kind of a packet that passed parse_header.
-Kind kind_of(std::span<const uint8_t> packet);
+PacketKind kind_of(std::span<const uint8_t> packet);
 
 // TCP framing (§2.1, §5 item 12): the size of the packet at the start of `stream`, 0 when
 // more bytes are needed to know or to complete it, or nullopt when the stream is not miIO
@@ -114,10 +114,14 @@ Error decode_message(std::span<const uint8_t> packet, const Cipher& cipher, Mess
 // The broken-JSON repairs real devices need (§3.5, §4.4, §5 item 9), on a decrypted payload:
 // cut at the first NUL and after the first complete value; empty array slots ("[,,]",
 // "[1,,2]", ",]") become null; empty object members (",,\"otu_stat\"") are dropped; a missing
-// value ("\"result\":,") becomes null; leading zeros ("\"value\":00", "06") are removed.
+// value ("\"result\":,") becomes null; leading zeros ("\"value\":00", "06") are removed; a
+// missing comma between objects in a list ("}{", python-miio#1933) is put back.
 std::string repair_json(std::string_view text);
 // repair_json + parse; nullopt when it still is not JSON (or nests deeper than 32).
 std::optional<Json> parse_json(std::string_view text);
 std::optional<Json> parse_json(std::span<const uint8_t> plaintext);
+
+// The string member `key` of a JSON object, or "" when absent or not a string.
+std::string string_member(const Json& object, const char* key);
 
 }  // namespace lc::miio

@@ -8,9 +8,12 @@
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bridges/miio/catalog.h"
+#include "bridges/miio/model_loader.h"
 #include "bridges/miio/trace.h"
 #include "config/reader.h"
 #include "config/text.h"
+#include "core/hex.h"
 
 namespace lc::miio {
 namespace {
@@ -19,13 +22,7 @@ using config::Field;
 using config::quote_value;
 using config::Reader;
 
-constexpr std::string_view kKeys[] = {"enabled", "listen", "poll_interval", "offline_after", "devices"};
-
-bool all_hex(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  });
-}
+constexpr std::string_view kKeys[] = {"enabled", "listen", "poll_interval", "offline_after", "devices", "models"};
 
 // Devices configured twice: by address, by token, by did.
 struct SeenDevices {
@@ -56,8 +53,9 @@ void read_token(Reader& reader, const Field& f, Token& out) {
   auto token = token_from_hex(*text);
   if (!token) {
     // Never echo a token, even a malformed one.
+    // An empty token is "0 characters", not "not all hex digits" (core's all_hex("") is false).
     reader.error(f, "a miio token is 32 hex digits (got " + std::to_string(text->size()) + " characters" +
-                        (all_hex(*text) ? "" : ", not all hex digits") + ")");
+                        (text->empty() || all_hex(*text) ? "" : ", not all hex digits") + ")");
     return;
   }
   out = *token;
@@ -161,6 +159,7 @@ std::shared_ptr<config::BridgeSettings> parse_settings(Reader& reader, const Fie
       reader, section, kKeys, *settings,
       [&](const std::string& key, const Field& f) {
         if (key == "poll_interval") reader.read_duration(f, settings->poll_interval, true);
+        else if (key == "models") settings->models = load_model_list(reader, f);
       },
       [&](const Field& item) { read_device(reader, item, seen, settings->devices); });
   return settings;
@@ -182,7 +181,12 @@ nlohmann::json Settings::redacted_json() const {
   json out = config::shared_json(*this, kKeys);
   out["poll_interval"] = format_duration(poll_interval);
   out["devices"] = std::move(devices_json);
+  json model_names = json::array();
+  for (const auto& model : models) model_names.push_back(model.model);
+  out["models"] = std::move(model_names);
   return out;
 }
+
+std::string Settings::models_listing() const { return lc::miio::models_listing(models); }
 
 }  // namespace lc::miio

@@ -1,5 +1,6 @@
 // The miio section of the config file (docs/config.md "miio"): its settings, read, checked
-// and shown with the tokens and cloud keys redacted.
+// and shown with the tokens and cloud keys redacted; `models` are definitions in the schema of
+// docs/miio.md "Writing a definition", checked by the model loader.
 #pragma once
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "bridges/miio/crypto.h"
+#include "bridges/miio/model_def.h"
 #include "config/bridge_settings.h"
 
 namespace lc::miio {
@@ -32,9 +34,12 @@ struct Settings : config::BridgeSettings {
 
   Duration poll_interval = std::chrono::seconds(30);
   std::vector<ConfiguredDevice> devices;
+  // miio.models: more definitions; one named like a shipped model replaces it (catalog.h).
+  std::vector<ModelDef> models;
 
   size_t device_count() const override { return devices.size(); }
   nlohmann::json redacted_json() const override;
+  std::string models_listing() const override;
 };
 
 // The section's reader (config::ParseSettings), registered through bridges/vendors.def.

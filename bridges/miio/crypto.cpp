@@ -2,8 +2,11 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
+
+#include "core/hex.h"
 
 namespace lc::miio {
 namespace {
@@ -14,13 +17,6 @@ struct CipherCtxFree {
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -39,13 +35,10 @@ Digest md5(std::initializer_list<std::span<const uint8_t>> parts) {
 
 std::optional<Token> token_from_hex(std::string_view text) {
   if (text.size() != 32) return std::nullopt;
+  const auto bytes = bytes_from_hex(text);
+  if (!bytes) return std::nullopt;
   Token token{};
-  for (size_t i = 0; i < 16; ++i) {
-    const int high = hex_digit(text[2 * i]);
-    const int low = hex_digit(text[2 * i + 1]);
-    if (high < 0 || low < 0) return std::nullopt;
-    token[i] = static_cast<uint8_t>(high << 4 | low);
-  }
+  std::copy(bytes->begin(), bytes->end(), token.begin());
   return token;
 }
 

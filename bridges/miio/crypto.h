@@ -1,4 +1,4 @@
-// miIO crypto (protocols/miio.md §1.3, §1.4): MD5 checksums and AES-128-CBC with PKCS#7,
+// miIO crypto (docs/protocols/miio.md §1.3, §1.4): MD5 checksums and AES-128-CBC with PKCS#7,
 // key = MD5(token), iv = MD5(key || token). The same formulas serve the local token (16 raw
 // bytes) and the cloud key (16 ASCII characters used as bytes, §2.7).
 #pragma once

@@ -1,8 +1,7 @@
+// The local client of local_client.h. § are sections of docs/protocols/miio.md.
 #include "bridges/miio/local_client.h"
 
 #include <random>
-
-#include <boost/asio/post.hpp>
 
 #include "bridges/miio/trace.h"
 
@@ -19,6 +18,13 @@ constexpr uint32_t kMaxId = 9998;
 
 // Errors python-miio retries (§3.5): "Resp invalid json" and "user ack timeout".
 bool recoverable(int code) { return code == -30001 || code == -9999; }
+
+Reply failure(std::string message, Reply::Status status = Reply::Status::failed) {
+  Reply reply;
+  reply.status = status;
+  reply.message = std::move(message);
+  return reply;
+}
 
 }  // namespace
 
@@ -42,7 +48,9 @@ LocalClient::LocalClient(asio::io_context& io, std::string host, uint16_t port, 
       options_(options),
       socket_(io),
       resolver_(io),
-      timer_(io) {
+      queue_(io, {.retry = options.timeout, .tries = options.retries + 1, .max_waiting = options.max_queued},
+             {.send = [this](Job& job, int attempt) { return send_try(job, attempt); },
+              .failed = [this](const Job& job, RequestFailure why, int tries) { return failed(job, why, tries); }}) {
   id_ = options_.first_id;
   if (id_ == 0 || id_ > kMaxId) {
     std::random_device random;
@@ -71,69 +79,118 @@ void LocalClient::start() {
                             if (resolve_ec == asio::error::operation_aborted) return;
                             resolving_ = false;
                             if (stopped_) return;
-                            if (resolve_ec || results.empty()) {
-                              log_.warn("cannot resolve device host ", host_, ": ", resolve_ec.message());
-                              // Fail what waits; the next request tries again.
-                              auto jobs = std::move(queue_);
-                              queue_.clear();
-                              busy_ = false;
-                              for (auto& job : jobs) {
-                                Reply reply;
-                                reply.message = "cannot resolve " + host_;
-                                if (job.done) job.done(std::move(reply));
-                              }
-                              return;
-                            }
-                            open(results.begin()->endpoint());
+                            if (!resolve_ec && !results.empty()) return open(results.begin()->endpoint());
+                            log_.warn("cannot resolve device host ", host_, ": ", resolve_ec.message());
+                            // Fail what waits; the next request tries again.
+                            resolve_failed_ = true;
+                            send_when_open_ = false;
+                            while (queue_.current()) queue_.complete(failure("cannot resolve " + host_));
+                            resolve_failed_ = false;
                           });
 }
 
 void LocalClient::open(const udp::endpoint& device) {
+  if (opened_) return;
   boost::system::error_code ec;
   socket_.open(device.protocol(), ec);
   // Connected: only this device's datagrams reach the socket.
   if (!ec) socket_.connect(device, ec);
   if (ec) {
     log_.error("cannot open a UDP socket towards ", peer_text(), ": ", ec.message());
+    socket_.close(ec);
     return;
   }
   opened_ = true;
   receive();
-  pump();
+  if (Job* job = queue_.current(); job && send_when_open_) {
+    send_when_open_ = false;
+    if (send_try(*job, 0)) queue_.rearm();
+    else queue_.complete(failure(job->not_sent));
+  }
 }
 
 void LocalClient::stop() {
   stopped_ = true;
   opened_ = false;
+  send_when_open_ = false;
   boost::system::error_code ec;
   socket_.close(ec);
   resolver_.cancel();
-  timer_.cancel();
   queue_.clear();
-  busy_ = false;
   wait_ = Wait::none;
 }
 
+void LocalClient::push(Job job, Done done) {
+  // The queue posts every completion; one that runs after stop() or the client's end is dropped.
+  queue_.push(std::move(job), [this, alive = std::weak_ptr<char>(alive_), done = std::move(done)](Reply reply) {
+    if (!alive.expired() && !stopped_ && done) done(std::move(reply));
+  });
+}
+
 void LocalClient::request(std::string method, Json params, Done done) {
-  if (queue_.size() >= options_.max_queued) {
-    stats_.dropped("queue_full").inc();
-    Reply reply;
-    reply.message = "too many requests waiting for the device (it does not answer)";
-    asio::post(socket_.get_executor(), [this, alive = std::weak_ptr<char>(alive_), done = std::move(done),
-                                        reply = std::move(reply)]() mutable {
-      if (!alive.expired() && !stopped_) done(std::move(reply));
-    });
-    return;
-  }
-  queue_.push_back(Job{false, std::move(method), std::move(params), std::move(done)});
-  if (!opened_ && !stopped_) start();
-  pump();
+  Job job;
+  job.method = std::move(method);
+  job.params = std::move(params);
+  push(std::move(job), std::move(done));
 }
 
 void LocalClient::handshake(Done done) {
-  queue_.push_back(Job{true, {}, nullptr, std::move(done)});
-  if (!opened_ && !stopped_) start();
-  pump();
+  Job job;
+  job.handshake_only = true;
+  push(std::move(job), std::move(done));
+}
+
+// Try `attempt` of `job` (0 first): a hello when a handshake is due, else the request itself.
+bool LocalClient::send_try(Job& job, int attempt) {
+  if (attempt > 0 && job.error_retry) {
+    job.error_retry = false;
+  } else if (attempt > 0) {
+    // The previous try timed out. python-miio: the id jumps by 100 (devices drop ids they saw
+    // recently) and the next try starts with a fresh handshake (§3.3).
+    if (wait_ == Wait::handshake) job.handshake_failed = true;
+    advance_id(100);
+    force_handshake_ = true;
+  }
+  wait_ = Wait::none;
+  if (stopped_) {
+    job.not_sent = "stopped";
+    return false;
+  }
+  if (!opened_) {
+    if (resolve_failed_) {
+      job.not_sent = "cannot resolve " + host_;
+      return false;
+    }
+    send_when_open_ = true;  // open() sends it
+    start();
+    return true;
+  }
+  if (job.handshake_only || handshake_needed()) {
+    send_hello();
+    return true;
+  }
+  return send_request(job);
+}
+
+Reply LocalClient::failed(const Job& job, RequestFailure why, int tries) {
+  if (why == RequestFailure::queue_full) {
+    stats_.dropped("queue_full").inc();
+    return failure("too many requests waiting for the device (it does not answer)");
+  }
+  if (why == RequestFailure::not_sent) return failure(job.not_sent);
+  // The last try timed out as well.
+  const bool handshake_failed = job.handshake_failed || wait_ == Wait::handshake;
+  wait_ = Wait::none;
+  advance_id(100);
+  force_handshake_ = true;
+  if (job.handshake_only || handshake_failed || job.handshakes == 0 || token_proven_)
+    return failure("no reply from the device", Reply::Status::timeout);
+  if (!suspect_reported_) {
+    suspect_reported_ = true;
+    if (events_.token_suspect)
+      events_.token_suspect("it answers the handshake but none of " + std::to_string(tries) + " encrypted requests");
+  }
+  return failure("the device answers handshakes but not requests (wrong token?)", Reply::Status::timeout);
 }
 
 void LocalClient::receive() {
@@ -171,34 +228,12 @@ void LocalClient::advance_id(uint32_t step) {
   while (id_ > kMaxId) id_ -= kMaxId;
 }
 
-void LocalClient::pump() {
-  if (busy_ || queue_.empty() || !opened_ || stopped_) return;
-  busy_ = true;
-  try_ = 0;
-  handshakes_in_job_ = 0;
-  handshake_failed_in_job_ = false;
-  begin_try();
-}
-
-void LocalClient::begin_try() {
-  if (queue_.front().handshake_only || handshake_needed())
-    send_hello();
-  else
-    send_request();
-}
-
 void LocalClient::send_hello() {
   wait_ = Wait::handshake;
-  const auto hello = hello_packet();
-  send(hello, "hello");
-  timer_.expires_after(options_.timeout);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) on_timer(ec);  // aborted: `this` may be gone
-  });
+  send(hello_packet(), "hello");
 }
 
-void LocalClient::send_request() {
-  Job& job = queue_.front();
+bool LocalClient::send_request(Job& job) {
   advance_id(1);
   const Json message = {{"id", id_}, {"method", job.method}, {"params", job.params}};
   // stamp = device stamp + seconds elapsed since it was received, at least + 1 (§3.2).
@@ -206,60 +241,15 @@ void LocalClient::send_request() {
   Header header;
   header.did = did_.value_or(0);
   header.stamp = stamp_ + static_cast<uint32_t>(std::max<long long>(1, elapsed));
-  const std::string text = message.dump();
-  const auto packet = encode_message(cipher_, header, text);
+  const auto packet = encode_message(cipher_, header, message.dump());
   if (!packet) {
-    Reply reply;
-    reply.message = "request too large for the device (over " + std::to_string(kMaxSendPacket) + " bytes)";
-    finish(std::move(reply));
-    return;
+    job.not_sent = "request too large for the device (over " + std::to_string(kMaxSendPacket) + " bytes)";
+    return false;
   }
   wait_ = Wait::reply;
   if (log_settings::trace()) log_.trace("local request ", peer_text(), ' ', redact(message).dump());
   send(*packet, "request");
-  timer_.expires_after(options_.timeout);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) on_timer(ec);  // aborted: `this` may be gone
-  });
-}
-
-void LocalClient::on_timer(const boost::system::error_code& ec) {
-  if (ec || stopped_) return;
-  try {
-    on_timeout();
-  } catch (const std::exception& error) {
-    log_.error("local client ", peer_text(), ": ", error.what());
-  }
-}
-
-void LocalClient::on_timeout() {
-  if (!busy_) return;
-  if (wait_ == Wait::handshake) handshake_failed_in_job_ = true;
-  wait_ = Wait::none;
-  ++try_;
-  // python-miio: on a timeout the id jumps by 100 (devices drop ids they saw recently) and
-  // the next try starts with a fresh handshake (§3.3).
-  advance_id(100);
-  force_handshake_ = true;
-  if (try_ <= options_.retries) {
-    begin_try();
-    return;
-  }
-  const bool handshake_only = queue_.front().handshake_only;
-  Reply reply;
-  reply.status = Reply::Status::timeout;
-  if (handshake_only || handshake_failed_in_job_ || handshakes_in_job_ == 0 || token_proven_) {
-    reply.message = "no reply from the device";
-  } else {
-    reply.message = "the device answers handshakes but not requests (wrong token?)";
-    if (!suspect_reported_) {
-      suspect_reported_ = true;
-      if (events_.token_suspect)
-        events_.token_suspect("it answers the handshake but none of " + std::to_string(try_) +
-                              " encrypted requests");
-    }
-  }
-  finish(std::move(reply));
+  return true;
 }
 
 void LocalClient::on_datagram(size_t size) {
@@ -275,28 +265,37 @@ void LocalClient::on_datagram(size_t size) {
     // A handshake reply; its checksum field may be the token in clear (§1.2).
     if (log_settings::trace()) log_.trace("local in ", peer_text(), ' ', trace_hex(packet, true), " handshake reply");
     if (is_hello(packet)) return;  // our own hello reflected, not a reply
-    if (wait_ != Wait::handshake) return;  // late duplicate
-    timer_.cancel();
-    wait_ = Wait::none;
-    if (did_ && *did_ != header.did) log_.warn("device at ", peer_text(), " changed its device id");
-    did_ = header.did;
-    stamp_ = header.stamp;
-    stamp_at_ = Clock::now();
-    have_stamp_ = true;
-    force_handshake_ = false;
-    ++handshakes_in_job_;
-    if (events_.handshake) events_.handshake(header.did, header.stamp);
-    if (!busy_ || queue_.empty()) return;
-    if (queue_.front().handshake_only) {
-      Reply reply;
-      reply.status = Reply::Status::ok;
-      finish(std::move(reply));
-    } else {
-      send_request();
-    }
+    on_handshake_reply(header);
     return;
   }
+  on_reply(packet);
+}
 
+void LocalClient::on_handshake_reply(const Header& header) {
+  if (wait_ != Wait::handshake) return;  // late duplicate
+  wait_ = Wait::none;
+  if (did_ && *did_ != header.did) log_.warn("device at ", peer_text(), " changed its device id");
+  did_ = header.did;
+  stamp_ = header.stamp;
+  stamp_at_ = Clock::now();
+  have_stamp_ = true;
+  force_handshake_ = false;
+  if (Job* job = queue_.current()) ++job->handshakes;
+  if (events_.handshake) events_.handshake(header.did, header.stamp);
+  Job* job = queue_.current();
+  if (!job) return;
+  if (job->handshake_only) {
+    Reply reply;
+    reply.status = Reply::Status::ok;
+    queue_.complete(std::move(reply));
+  } else if (send_request(*job)) {
+    queue_.rearm();  // the request is this try's second half: a full timeout for its answer
+  } else {
+    queue_.complete(failure(job->not_sent));
+  }
+}
+
+void LocalClient::on_reply(std::span<const uint8_t> packet) {
   Message message;
   const Error decode_error = decode_message(packet, cipher_, message);
   if (decode_error != Error::none) {
@@ -322,11 +321,11 @@ void LocalClient::on_datagram(size_t size) {
   stamp_at_ = Clock::now();
   have_stamp_ = true;
   const auto id = json->find("id");
-  if (wait_ != Wait::reply || id == json->end() || !id->is_number_unsigned() || id->get<uint64_t>() != id_) {
+  Job* job = queue_.current();
+  if (!job || wait_ != Wait::reply || id == json->end() || !id->is_number_unsigned() || id->get<uint64_t>() != id_) {
     stats_.dropped("stale_reply").inc();  // a late answer to an earlier try
     return;
   }
-  timer_.cancel();
   wait_ = Wait::none;
   Reply reply;
   if (const auto error_member = json->find("error"); error_member != json->end()) {
@@ -339,9 +338,9 @@ void LocalClient::on_datagram(size_t size) {
     } else if (error_member->is_string()) {
       reply.message = error_member->get<std::string>();
     }
-    if (recoverable(reply.code) && try_ < options_.retries) {
-      ++try_;
-      begin_try();
+    if (recoverable(reply.code) && queue_.attempt() < options_.retries) {
+      job->error_retry = true;
+      queue_.retry_now();
       return;
     }
   } else {
@@ -349,18 +348,7 @@ void LocalClient::on_datagram(size_t size) {
     const auto result = json->find("result");
     reply.result = result != json->end() ? *result : Json();
   }
-  finish(std::move(reply));
-}
-
-void LocalClient::finish(Reply reply) {
-  timer_.cancel();
-  wait_ = Wait::none;
-  busy_ = false;
-  if (queue_.empty()) return;
-  Done done = std::move(queue_.front().done);
-  queue_.pop_front();
-  if (done) done(std::move(reply));
-  pump();  // the next job (the callback may already have started one)
+  queue_.complete(std::move(reply));
 }
 
 }  // namespace lc::miio

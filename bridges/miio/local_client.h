@@ -1,13 +1,13 @@
-// Local control of one device over UDP 54321 with its token (protocols/miio.md §3), the way
-// python-miio does it: a handshake (hello) teaches the device id and stamp; requests carry
+// Local control of one device over UDP 54321 with its token (docs/protocols/miio.md §3), the
+// way python-miio does it: a handshake (hello) teaches the device id and stamp; requests carry
 // stamp = device stamp + elapsed seconds and ids 1..9998; a request that times out is retried
-// with id + 100 after a fresh handshake; 5 s per try and 3 retries. Requests are sent one
-// at a time, in order.
+// with id + 100 after a fresh handshake; 5 s per try and 3 retries. The requests wait in a
+// core/request_queue.h queue: one at a time, in order, at most `max_queued`, each answered once.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -15,11 +15,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "bridges/miio/codec.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/request_queue.h"
 
 namespace lc::miio {
 
@@ -79,25 +79,29 @@ class LocalClient {
   std::string peer_text() const;
 
  private:
+  // One queued request and what its tries learned.
   struct Job {
     bool handshake_only = false;
     std::string method;
     Json params;
-    Done done;
+    bool error_retry = false;       // the next try follows an error answer worth retrying (§3.5)
+    bool handshake_failed = false;  // a try waited for a handshake reply in vain
+    int handshakes = 0;             // handshake replies during this job
+    std::string not_sent;           // why a try could not be sent
   };
   enum class Wait { none, handshake, reply };
 
+  void push(Job job, Done done);
+  bool send_try(Job& job, int attempt);
+  Reply failed(const Job& job, RequestFailure why, int tries);
   void open(const boost::asio::ip::udp::endpoint& device);
   void receive();
   void on_datagram(size_t size);
-  void pump();
-  void begin_try();
-  void send_hello();
-  void send_request();
-  void on_timer(const boost::system::error_code& ec);
-  void on_timeout();
-  void finish(Reply reply);
+  void on_handshake_reply(const Header& header);
+  void on_reply(std::span<const uint8_t> packet);
   bool handshake_needed() const;
+  void send_hello();
+  bool send_request(Job& job);
   void advance_id(uint32_t step);
   void send(std::span<const uint8_t> packet, const char* what);
 
@@ -111,21 +115,16 @@ class LocalClient {
 
   boost::asio::ip::udp::socket socket_;
   boost::asio::ip::udp::resolver resolver_;
-  boost::asio::steady_timer timer_;
   std::array<uint8_t, kMaxReceivePacket + 1> in_{};
   boost::asio::ip::udp::endpoint sender_;
   bool opened_ = false;
   bool resolving_ = false;
+  bool resolve_failed_ = false;  // failing what waits: the host name did not resolve
+  bool send_when_open_ = false;  // the try in flight waits for the socket
   bool stopped_ = false;
 
-  std::deque<Job> queue_;
-  bool busy_ = false;
   Wait wait_ = Wait::none;
-  int try_ = 0;
   bool force_handshake_ = true;
-  bool handshake_failed_in_job_ = false;
-  int handshakes_in_job_ = 0;
-
   std::optional<uint32_t> did_;
   uint32_t stamp_ = 0;
   std::chrono::steady_clock::time_point stamp_at_{};
@@ -134,7 +133,8 @@ class LocalClient {
 
   bool suspect_reported_ = false;
   bool token_proven_ = false;  // an encrypted reply verified with our token
-  std::shared_ptr<char> alive_ = std::make_shared<char>();  // for handlers posted by this client
+  std::shared_ptr<char> alive_ = std::make_shared<char>();  // for completions posted by the queue
+  RequestQueue<Job, Reply> queue_;
 };
 
 }  // namespace lc::miio

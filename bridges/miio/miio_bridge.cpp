@@ -1,29 +1,19 @@
+// The miio Bridge (miio_bridge.h): start and stop, and what the Hub is told: registration, the
+// values that changed, traffic at most once a second.
 #include "bridges/miio/miio_bridge.h"
 
+#include "bridges/miio/model_values.h"
 #include "bridges/miio/trace.h"
 
 namespace lc::miio {
 
-namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 
 namespace {
 
-// miIO.info attempts for the firmware version of a device whose model is configured.
-constexpr int kFirmwareInfoTries = 3;
-
-// Setters answer ["ok"] (python-miio's simulator, §3.5); some devices answer "ok".
-bool acknowledged(const Json& result) {
-  if (result == "ok") return true;
-  return result.is_array() && result.size() == 1 && result[0] == "ok";
-}
-
-std::string string_member(const Json& object, const char* key) {
-  if (!object.is_object()) return {};
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+// The Hub hears of a device at most this often: offline_after counts in seconds, and a device
+// that pings many times a second costs one timestamp compare per ping.
+constexpr auto kHeardEvery = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -40,7 +30,7 @@ MiioBridge::~MiioBridge() { stop(); }
 BridgePolicy MiioBridge::policy() const {
   BridgePolicy policy;
   policy.offline_after = config_.offline_after;
-  policy.accept_unknown = false;  // only devices with a token are polled and published (PRODUCT.md)
+  policy.accept_unknown = false;  // only devices with a token are polled and published (docs/config.md)
   policy.max_unknown = 0;
   return policy;
 }
@@ -70,7 +60,7 @@ void MiioBridge::start() {
     if (!d.model.empty()) learn_model(d, d.model, "");
     if (d.config.did) learn_did(d, *d.config.did);
     d.client->start();
-    schedule(d, milliseconds(0));
+    schedule(d, std::chrono::milliseconds(0));
   }
 }
 
@@ -96,68 +86,6 @@ std::string MiioBridge::log_name(const Device& device) const {
   return "device at " + device.client->peer_text();
 }
 
-// ---- identity and model --------------------------------------------------------------------
-
-void MiioBridge::learn_did(Device& d, uint32_t did) {
-  if (d.did) {
-    if (*d.did != did && !d.did_mismatch_reported) {
-      d.did_mismatch_reported = true;
-      log_.warn(log_name(d), ": the device reports another device id than `did:` in the config; "
-                "keeping the configured one for its identity");
-    }
-    return;
-  }
-  if (const auto taken = by_did_.find(did); taken != by_did_.end()) {
-    if (!d.did_mismatch_reported)
-      log_.error(log_name(d), " has the same device id as ", log_name(*taken->second), "; ignoring it");
-    d.did_mismatch_reported = true;
-    return;
-  }
-  d.did = did;
-  d.id = did_text(did);
-  by_did_[did] = &d;
-  announce(d);
-}
-
-void MiioBridge::learn_model(Device& d, const std::string& model, const std::string& firmware) {
-  const bool changed = model != d.model || !d.spec || (!firmware.empty() && firmware != d.firmware);
-  if (!firmware.empty()) d.firmware = firmware;
-  if (!d.spec || model != d.model) {
-    d.model = model;
-    d.spec = find_model(model);
-    if (!d.spec) {
-      log_.warn(log_name(d), ": model \"", model, "\" is not in the models table; treating it as ",
-                fallback_model().model, " (power and temperature)");
-      d.spec = &fallback_model();
-    }
-  }
-  if (changed && d.did) announce(d);
-}
-
-void MiioBridge::announce(Device& d) {
-  if (!d.did) return;
-  DeviceInfo info;
-  info.id = d.id;
-  info.name = d.config.name;
-  info.configured = true;
-  info.manufacturer = "Xiaomi";
-  info.model = d.model;
-  info.firmware = d.firmware;
-  if (d.spec) info.properties = properties_of(*d.spec);
-  d.registered = hub_.device_seen(info);
-}
-
-// ---- polling -------------------------------------------------------------------------------
-
-void MiioBridge::schedule(Device& d, milliseconds delay) {
-  d.timer.expires_after(delay);
-  d.timer.async_wait([this, &d](const boost::system::error_code& ec) {
-    if (ec || stopped_) return;
-    guarded(d, [this, &d] { advance(d); });
-    schedule(d, config_.poll_interval);
-  });
-}
-
 // Runs work for a device from an io_context handler: nothing may escape into Asio.
 void MiioBridge::guarded(Device& d, const std::function<void()>& work) {
   if (stopped_) return;
@@ -168,219 +96,83 @@ void MiioBridge::guarded(Device& d, const std::function<void()>& work) {
   }
 }
 
-// One step of what is due for the device: learn its id, then its model, then poll it.
-void MiioBridge::advance(Device& d) {
-  if (stopped_) return;
-  if (!d.did) {
-    if (d.handshaking) return;
-    d.handshaking = true;
-    d.client->handshake([this, &d](Reply reply) {
-      d.handshaking = false;
-      if (reply.ok() && d.did) {
-        advance(d);
-      } else if (!reply.ok()) {
-        log_.debug(log_name(d), ": no handshake reply");
-      }
-    });
-    return;
-  }
-  if (!d.spec) {
-    // miIO.info is unreliable until the device's cloud session is up (§4.4, §5 item 16);
-    // past offline_after without one it is tried anyway.
-    if (d.cloud_session || Clock::now() - d.started >= config_.offline_after)
-      ask_info(d);
-    else
-      log_.debug(log_name(d), ": model unknown; waiting for its cloud session before asking miIO.info");
-    return;
-  }
-  if (d.firmware.empty() && d.cloud_session && d.info_tries < kFirmwareInfoTries) ask_info(d);
-  poll(d);
-}
-
-void MiioBridge::ask_info(Device& d) {
-  if (d.info_in_flight) return;
-  d.info_in_flight = true;
-  ++d.info_tries;
-  d.client->request("miIO.info", Json::array(), [this, &d](Reply reply) {
-    d.info_in_flight = false;
-    if (!reply.ok()) {
-      log_.debug(log_name(d), ": miIO.info failed: ", reply.describe());
-      return;
-    }
-    if (d.registered) hub_.heard(d.id);
-    const std::string model = string_member(reply.result, "model");
-    const std::string firmware = string_member(reply.result, "fw_ver");
-    if (model.empty()) {
-      log_.debug(log_name(d), ": miIO.info without a model");
-      return;
-    }
-    if (d.spec && !d.config.model.empty()) {
-      if (model != d.config.model)
-        log_.warn(log_name(d), ": the device says it is ", model, " but the config says ", d.config.model);
-      learn_model(d, d.model, firmware);
-      return;
-    }
-    const bool first = !d.spec;
-    log_.info(log_name(d), ": model ", model, firmware.empty() ? "" : ", firmware ", firmware);
-    learn_model(d, model, firmware);
-    if (first) poll(d);
-  });
-}
-
-void MiioBridge::poll(Device& d) {
-  if (!d.spec) return;
-  if (d.polling) {
-    d.poll_again = true;
-    return;
-  }
-  d.polling = true;
-  d.poll_again = false;
-  auto reads = std::make_shared<std::vector<Read>>(poll_reads(*d.spec));
-  auto remaining = std::make_shared<size_t>(reads->size());
-  for (size_t index = 0; index < reads->size(); ++index) {
-    const Read& read = (*reads)[index];
-    d.client->request(read.request.method, read.request.params, [this, &d, reads, remaining, index](Reply reply) {
-      const Read& read = (*reads)[index];
-      if (reply.ok()) {
-        if (!d.registered) announce(d);  // after bridge/request/remove
-        if (d.registered) hub_.heard(d.id);
-        if (read.request.method == "get_prop") {
-          if (!reply.result.is_array()) {
-            log_.debug(log_name(d), ": get_prop answered with a non-list: ", redact(reply.result).dump());
-          } else {
-            // Positionally aligned; missing or empty slots are unknown (§4.4).
-            bool all_empty = true;
-            for (size_t i = 0; i < read.props.size(); ++i) {
-              const Json raw = i < reply.result.size() ? reply.result[i] : Json();
-              if (!raw.is_null()) all_empty = false;
-              set_state(d, *read.props[i], raw);
-            }
-            if (all_empty && !d.empty_reported) {
-              d.empty_reported = true;
-              log_.info(log_name(d), " answers get_prop with empty values: its cloud session is probably "
-                        "not established yet (the device needs hello and ping answers from localcloud on ",
-                        config_.listen.text(), ")");
-            } else if (!all_empty && d.empty_reported) {
-              d.empty_reported = false;
-              log_.info(log_name(d), " reports values now");
-            }
-          }
-        } else {
-          const Json raw = reply.result.is_array() ? (reply.result.empty() ? Json() : reply.result[0]) : reply.result;
-          set_state(d, *read.props.front(), raw);
-        }
-      } else {
-        log_.debug(log_name(d), ": ", read.request.method, " failed: ", reply.describe());
-      }
-      if (--*remaining == 0) {
-        d.polling = false;
-        if (d.poll_again && !stopped_) poll(d);
-      }
-    });
-  }
-}
-
-void MiioBridge::set_state(Device& d, const PropSpec& prop, const Json& raw) {
-  Json value = decode_value(prop, raw);
-  d.cache[prop.property.key] = value;
-  if (d.registered) hub_.state_changed(d.id, prop.property.key, std::move(value));
-}
-
-void MiioBridge::on_token_suspect(Device& d, const std::string& detail) {
-  log_.warn(log_name(d), " (", d.client->peer_text(), "): the token is probably wrong: ", detail,
-            ". Check the token in the config (32 hex digits, from the device's provisioning).");
-  if (d.registered)
-    hub_.event("device_error", d.id,
-               {{"error", "token_probably_wrong"},
-                {"message", "the device answers the handshake but not encrypted requests: the token is probably wrong"}});
-}
-
-// ---- commands ------------------------------------------------------------------------------
-
-void MiioBridge::command(std::string_view id, std::string_view property, const Json& value, CommandDone done) {
-  Device* device = find(id);
-  if (!device) return done("unknown device");
-  Device& d = *device;
-  if (!d.spec) return done("the device's model is not known yet");
-  const PropSpec* prop = find_prop(*d.spec, property);
-  if (!prop || prop->setter == Setter::none) return done("property is read-only");
-  Json target = value;
-  if (prop->decode == Decode::on_off && value == "TOGGLE") {
-    // TOGGLE is the opposite of what the device last reported.
-    const auto cached = d.cache.find(prop->property.key);
-    if (cached == d.cache.end() || !cached->is_string()) return done("cannot toggle: the current state is unknown");
-    target = *cached == "ON" ? "OFF" : "ON";
-  }
-  const auto request = setter_request(*prop, target);
-  if (!request) return done("value not accepted: " + value.dump());
-  d.client->request(request->method, request->params, [this, &d, done = std::move(done)](Reply reply) {
-    if (reply.ok() && d.registered) hub_.heard(d.id);
-    if (reply.ok() && acknowledged(reply.result)) {
-      done("");
-    } else if (reply.ok()) {
-      done("unexpected answer: " + reply.result.dump());
-    } else {
-      done(reply.describe());
-    }
-    // The state topic only shows what the device reports: read it back now.
-    if (!stopped_) poll(d);
-  });
-}
-
 void MiioBridge::read(std::string_view id) {
   if (Device* d = find(id)) advance(*d);
+}
+
+void MiioBridge::admitted(std::string_view id) {
+  if (Device* d = find(id); d && !d->registered) {
+    d->registered = true;
+    d->last_heard = {};
+    publish_values(*d);
+  }
 }
 
 void MiioBridge::forget(std::string_view id) {
   if (Device* d = find(id)) {
     // Still configured: it is registered afresh with its next successful poll.
     d->registered = false;
-    d->cache = Json::object();
+    d->forgotten = true;
+    for (auto& value : d->values) value.reported = false;
   }
 }
 
-// ---- cloud side ----------------------------------------------------------------------------
+// ---- the Hub -------------------------------------------------------------------------------
 
-void MiioBridge::cloud_heard(uint32_t did) {
-  const auto it = by_did_.find(did);
-  if (it == by_did_.end()) return;
-  Device& d = *it->second;
-  if (d.registered) hub_.heard(d.id);
-  if (!d.cloud_session) {
-    d.cloud_session = true;
-    log_.info(log_name(d), ": cloud session with localcloud is up");
-    if (!d.spec || d.firmware.empty())
-      asio::post(io_, [this, &d, alive = std::weak_ptr<bool>(alive_)] {
-        if (alive.lock()) guarded(d, [this, &d] { advance(d); });
-      });
+void MiioBridge::announce(Device& d) {
+  if (!d.did) return;
+  DeviceInfo info;
+  info.id = d.id;
+  info.name = d.config.name;
+  info.configured = true;
+  info.manufacturer = "Xiaomi";
+  info.model = d.model;
+  info.firmware = d.firmware;
+  if (d.def) info.properties = properties_of(*d.def);
+  const bool was_registered = d.registered;
+  d.registered = hub_.device_seen(info);
+  if (d.registered && !was_registered) d.last_heard = {};  // a new registration hears at once
+}
+
+// Legacy values: an answer equal to the last one costs a comparison, nothing is decoded or sent.
+void MiioBridge::report_raw(Device& d, const PropDef& prop, const Json& raw) {
+  ReportedValue& value = d.values[d.index_of(prop)];
+  if (value.read && value.reported && value.last == raw) return;
+  value.last = raw;
+  value.read = true;
+  value.reported = d.registered;
+  if (d.registered) hub_.state_changed(d.id, prop.property.key, decode_value(prop, raw));
+}
+
+// MIoT values, decoded by the MIoT codec: sent when they changed.
+void MiioBridge::report_value(Device& d, const PropDef& prop, const Json& published) {
+  ReportedValue& value = d.values[d.index_of(prop)];
+  if (value.read && value.reported && value.last == published) return;
+  value.last = published;
+  value.read = true;
+  value.reported = d.registered;
+  if (d.registered) hub_.state_changed(d.id, prop.property.key, published);
+}
+
+// Everything read so far, to a Hub that has just registered the device.
+void MiioBridge::publish_values(Device& d) {
+  if (!d.registered || !d.def) return;
+  for (size_t i = 0; i < d.values.size(); ++i) {
+    ReportedValue& value = d.values[i];
+    if (!value.read || value.reported) continue;
+    value.reported = true;
+    const PropDef& prop = d.def->props[i];
+    hub_.state_changed(d.id, prop.property.key, d.miot() ? value.last : decode_value(prop, value.last));
   }
 }
 
-const Cipher* MiioBridge::cloud_cipher(uint32_t did) {
-  const auto it = by_did_.find(did);
-  if (it == by_did_.end() || !it->second->cloud_cipher) return nullptr;
-  return &*it->second->cloud_cipher;
-}
-
-void MiioBridge::cloud_message(uint32_t did, const Json& message) {
-  const auto it = by_did_.find(did);
-  if (it == by_did_.end()) return;
-  Device& d = *it->second;
-  const std::string method = string_member(message, "method");
-  const auto params = message.find("params");
-  if (method == "props" && params != message.end() && params->is_object() && d.spec) {
-    // A state push (§2.6): published at once.
-    for (const auto& [name, raw] : params->items()) {
-      if (const PropSpec* prop = find_prop_by_name(*d.spec, name)) set_state(d, *prop, raw);
-    }
-  } else if (method == "_otc.info" && params != message.end() && params->is_object()) {
-    const std::string model = string_member(*params, "model");
-    const std::string firmware = string_member(*params, "fw_ver");
-    if (!model.empty() && (!d.spec || d.config.model.empty()))
-      learn_model(d, model, firmware);
-    else if (!firmware.empty() && d.firmware.empty())
-      learn_model(d, d.model, firmware);
-  }
+// Traffic from a registered device, told to the Hub at most once a second.
+void MiioBridge::heard(Device& d) {
+  if (!d.registered) return;
+  const auto now = Clock::now();
+  if (now - d.last_heard < kHeardEvery) return;
+  d.last_heard = now;
+  hub_.heard(d.id);
 }
 
 std::unique_ptr<Bridge> create_bridge(BridgeContext& context) { return std::make_unique<MiioBridge>(context); }

@@ -1,24 +1,27 @@
 // The miio Bridge: the cloud endpoint for every device, and per configured device a local
-// client that polls it with its token and carries commands (protocols/miio.md; PRODUCT.md).
-// A device is keyed by its miIO device id (DeviceInfo::id = 8 lower-case hex digits), from
-// `did:` in the config or learned from the handshake.
+// client that polls it with its token and carries commands (docs/protocols/miio.md,
+// docs/miio.md), running from the device's model definition (catalog.h). A device is keyed by
+// its miIO device id (DeviceInfo::id = 8 lower-case hex digits), from `did:` in the config or
+// learned from the handshake. Its methods are spread by responsibility:
+//   miio_bridge.cpp         start/stop, the Hub: registration, values, heard()
+//   bridge_identity.cpp     device id, model and firmware, the definition a device runs from
+//   bridge_polls.cpp        the poll cycle and the answers of legacy and MIoT reads
+//   bridge_commands.cpp     commands: legacy setters, set_properties, actions
+//   miio_bridge_cloud.cpp   what the cloud endpoint learns (pings, pushes, _otc.info)
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include <boost/asio/steady_timer.hpp>
-
 #include "bridges/bridge.h"
+#include "bridges/miio/bridge_device.h"
 #include "bridges/miio/cloud_endpoint.h"
 #include "bridges/miio/config.h"
 #include "bridges/miio/local_client.h"
-#include "bridges/miio/models.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -41,52 +44,49 @@ class MiioBridge : public Bridge, private CloudHandler {
   std::vector<Listener> listeners() const override;
   void command(std::string_view id, std::string_view property, const Json& value, CommandDone done) override;
   void read(std::string_view id) override;
+  void admitted(std::string_view id) override;
   void forget(std::string_view id) override;
 
   const CloudEndpoint& cloud() const { return cloud_; }
 
  private:
-  struct Device {
-    explicit Device(boost::asio::io_context& io) : timer(io) {}
-    ConfiguredDevice config;
-    std::optional<uint32_t> did;
-    std::string id;  // did_text(did), empty until the did is known
-    std::string model;
-    const ModelSpec* spec = nullptr;
-    std::string firmware;
-    bool registered = false;
-    std::unique_ptr<LocalClient> client;
-    boost::asio::steady_timer timer;
-    std::chrono::steady_clock::time_point started;
-    bool handshaking = false;
-    bool polling = false;
-    bool poll_again = false;
-    bool info_in_flight = false;
-    int info_tries = 0;
-    bool cloud_session = false;
-    bool empty_reported = false;
-    bool did_mismatch_reported = false;
-    std::optional<Cipher> cloud_cipher;
-    Json cache = Json::object();  // property key -> last value reported
-  };
+  using Device = BridgeDevice;
 
-  // CloudHandler
+  // CloudHandler (miio_bridge_cloud.cpp)
   void cloud_heard(uint32_t did) override;
   const Cipher* cloud_cipher(uint32_t did) override;
   void cloud_message(uint32_t did, const Json& message) override;
 
-  void schedule(Device& device, std::chrono::milliseconds delay);
-  void guarded(Device& device, const std::function<void()>& work);
-  void advance(Device& device);
-  void poll(Device& device);
-  void ask_info(Device& device);
-  void learn_did(Device& device, uint32_t did);
-  void learn_model(Device& device, const std::string& model, const std::string& firmware);
+  // The Hub (miio_bridge.cpp)
   void announce(Device& device);
-  void set_state(Device& device, const PropSpec& prop, const Json& raw);
-  void on_token_suspect(Device& device, const std::string& detail);
+  void report_raw(Device& device, const PropDef& prop, const Json& raw);
+  void report_value(Device& device, const PropDef& prop, const Json& value);
+  void publish_values(Device& device);
+  void heard(Device& device);
   Device* find(std::string_view id);
   std::string log_name(const Device& device) const;
+  void guarded(Device& device, const std::function<void()>& work);
+
+  // Identity and model (bridge_identity.cpp)
+  void learn_did(Device& device, uint32_t did);
+  void learn_model(Device& device, const std::string& model, const std::string& firmware);
+  void use_definition(Device& device, const ModelDef* def, ModelSource source);
+  void ask_info(Device& device);
+  void probe(Device& device);
+  void adopt_probe(Device& device, const Json& power);
+  void report_unusable(Device& device, const std::string& why);
+  void on_token_suspect(Device& device, const std::string& detail);
+
+  // Polls (bridge_polls.cpp)
+  void schedule(Device& device, std::chrono::milliseconds delay);
+  void advance(Device& device);
+  void poll(Device& device);
+  void on_legacy_answer(Device& device, const LegacyRead& read, const Reply& reply);
+  void on_miot_answer(Device& device, const miot::PropertyRead& read, const Reply& reply);
+
+  // Commands (bridge_commands.cpp)
+  void legacy_command(Device& device, const PropDef& prop, const Json& value, CommandDone done);
+  void miot_command(Device& device, const PropDef& prop, const Json& value, CommandDone done);
 
   boost::asio::io_context& io_;
   const Settings& config_;

@@ -1,4 +1,4 @@
-// The MIoT requests of a definition and their answers (protocols/miio.md "MIoT over the local
+// The MIoT requests of a definition and their answers (docs/protocols/miio.md "MIoT over the local
 // protocol"): get_properties, set_properties, action, and the properties_changed push. Pure:
 // builds `params` and reads `result`; the packet, the id and the envelope are the client's.
 #pragma once
@@ -15,7 +15,7 @@ namespace lc::miio::miot {
 // says a request is limited to 16); more properties are split across requests.
 constexpr size_t kMaxEntriesPerRequest = 15;
 // The params of one request stay within this many bytes of JSON, so that the packet stays
-// under the 1000 bytes module firmwares accept (protocols/miio.md §1.5).
+// under the 1000 bytes module firmwares accept (docs/protocols/miio.md §1.5).
 constexpr size_t kMaxParamsBytes = 800;
 // Answers are read up to this many entries; the rest count as unexpected.
 constexpr size_t kMaxAnswerEntries = 256;

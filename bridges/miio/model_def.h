@@ -1,4 +1,4 @@
-// A miio model as data (PRODUCT.md "miio models"; schema in docs/miio-models.md): which
+// A miio model as data (schema: docs/miio.md "Models"): which
 // properties a device has, where each lives (a legacy get_prop name and setter, or MIoT
 // siid/piid/aiid), and how a raw value becomes the published one. Loaded from YAML by
 // model_loader.h; the shipped definitions are in bridges/miio/models/*.yaml.

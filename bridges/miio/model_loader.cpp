@@ -1,17 +1,22 @@
 // The model semantics of the loader: which keys a definition has, what each means, and which
-// combinations are refused. The YAML walking itself is in yaml_walk.cpp.
+// combinations are refused. The YAML reads are model_yaml.h's, on the config file's reader.
 #include "bridges/miio/model_loader.h"
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <span>
+
+#include "bridges/miio/model_yaml.h"
+#include "config/text.h"
 
 namespace lc::miio {
 namespace {
 
-using yaml::Field;
-using yaml::quote;
-using yaml::Walker;
+using config::Field;
+using Walker = ModelYaml;
+
+std::string quote(std::string_view text) { return config::quote_value(text); }
 
 constexpr long long kMaxIid = 65535;
 constexpr size_t kMaxNameBytes = 64;
@@ -39,7 +44,7 @@ class PropertyReader {
     const size_t errors_before = w_.errors();
     w_.for_each_key(item, {"key", "component", "name", "get", "set", "set_off", "set_value", "siid", "piid", "aiid",
                            "format", "scale", "options", "min", "max", "step", "writable", "main", "diagnostic",
-                           "device_class", "unit", "state_class", "icon", "precision"},
+                           "enabled_by_default", "device_class", "unit", "state_class", "icon", "precision"},
                     [&](const std::string& key, const Field& value) { fields_.emplace(key, value); });
     if (!item.node.IsMap()) return std::nullopt;
     read_key(item);
@@ -121,6 +126,8 @@ class PropertyReader {
       if (auto v = w_.boolean(*f)) p_.property.main = *v;
     if (const Field* f = get("diagnostic"))
       if (auto v = w_.boolean(*f)) p_.property.diagnostic = *v;
+    if (const Field* f = get("enabled_by_default"))
+      if (auto v = w_.boolean(*f)) p_.property.enabled_by_default = *v;
     if (const Field* f = only_for("device_class", {Kind::sensor, Kind::binary_sensor, Kind::switch_, Kind::number, Kind::button},
                                   "sensors, binary sensors, switches, numbers and buttons"))
       if (auto v = w_.text(*f, 64)) {
@@ -299,13 +306,13 @@ class PropertyReader {
 };
 
 // Checks across a model's properties; each finding points at the later property.
-void check_model(Walker& w, const std::vector<std::pair<PropDef, yaml::Mark>>& props) {
+void check_model(Walker& w, const std::vector<std::pair<PropDef, config::Mark>>& props) {
   std::map<std::string, int> keys, names;
   std::map<std::pair<int, int>, int> properties, actions;
   int main_line = 0;
   for (const auto& entry : props) {
     const PropDef& p = entry.first;
-    const yaml::Mark at = entry.second;
+    const config::Mark at = entry.second;
     auto once = [&](auto& seen, const auto& id, const std::string& what) {
       const auto [previous, inserted] = seen.emplace(id, at.line);
       if (!inserted) w.error(at, what + " (first at line " + std::to_string(previous->second) + ")");
@@ -346,7 +353,7 @@ std::optional<ModelDef> read_model(Walker& w, const Field& item) {
     if (auto v = w.text(it->second, 2000)) model.source = *v;
   auto properties = fields.find("properties");
   if (properties == fields.end()) return w.error(item, "a definition needs properties (a list)"), std::nullopt;
-  std::vector<std::pair<PropDef, yaml::Mark>> props;
+  std::vector<std::pair<PropDef, config::Mark>> props;
   w.for_each_item(properties->second, kMaxPropsPerModel, [&](const Field& entry) {
     if (auto p = PropertyReader(w, model.protocol).read(entry)) props.emplace_back(std::move(*p), entry.at);
   });
@@ -360,7 +367,9 @@ std::optional<ModelDef> read_model(Walker& w, const Field& item) {
 
 }  // namespace
 
-std::vector<ModelDef> load_model_list(yaml::Walker& walker, const yaml::Field& list) {
+namespace {
+
+std::vector<ModelDef> read_model_list(Walker& walker, const Field& list) {
   std::vector<ModelDef> models;
   std::map<std::string, int> seen;
   try {
@@ -378,21 +387,47 @@ std::vector<ModelDef> load_model_list(yaml::Walker& walker, const yaml::Field& l
   return models;
 }
 
+// At most kMaxDiagnostics of the diagnostics from `first` on, and a line saying so; the budget's
+// message stays, since it explains why the rest was not read.
+void cap_diagnostics(std::vector<config::Diagnostic>& diagnostics, size_t first) {
+  if (diagnostics.size() - first <= kMaxDiagnostics) return;
+  std::optional<config::Diagnostic> budget;
+  for (size_t i = first + kMaxDiagnostics; i < diagnostics.size() && !budget; ++i)
+    if (diagnostics[i].message.find(ModelYaml::kBudgetMessage) != std::string::npos) budget = diagnostics[i];
+  config::Diagnostic more = diagnostics[first + kMaxDiagnostics];
+  diagnostics.resize(first + kMaxDiagnostics);
+  more.message = "too many errors; the rest are not shown";
+  diagnostics.push_back(std::move(more));
+  if (budget) diagnostics.push_back(std::move(*budget));
+}
+
+}  // namespace
+
+std::vector<ModelDef> load_model_list(config::Reader& reader, const Field& list) {
+  ModelYaml walker(reader);
+  return read_model_list(walker, list);
+}
+
 std::vector<ModelDef> load_models(std::string_view yaml, const std::string& file, std::vector<config::Diagnostic>& diagnostics) {
-  yaml::Walker walker(file, diagnostics);
-  const auto root = walker.parse(yaml);
-  if (!root || root->node.IsNull()) return {};  // an empty text defines nothing
+  const size_t first = diagnostics.size();
+  config::Reader reader(file, "", diagnostics);
+  ModelYaml walker(reader);
   std::vector<ModelDef> models;
-  bool found = false;
-  try {
-    walker.for_each_key(*root, {"models"}, [&](const std::string&, const Field& list) {
-      found = true;
-      models = load_model_list(walker, list);
-    });
-  } catch (const std::exception& e) {
-    walker.error(root->at, std::string("cannot read the definitions: ") + e.what());
+  const auto root = reader.parse(yaml);
+  if (root && !root->IsNull()) {  // an empty text defines nothing
+    const Field root_field{"", *root, config::Mark{1, 1}};
+    bool found = false;
+    try {
+      walker.for_each_key(root_field, {"models"}, [&](const std::string&, const Field& list) {
+        found = true;
+        models = read_model_list(walker, list);
+      });
+    } catch (const std::exception& e) {
+      walker.error(root_field.at, std::string("cannot read the definitions: ") + e.what());
+    }
+    if (!found && root->IsMap()) walker.error(root_field.at, "expected models: with a list of definitions");
   }
-  if (!found && root->node.IsMap()) walker.error(root->at, "expected models: with a list of definitions");
+  cap_diagnostics(diagnostics, first);
   return models;
 }
 

@@ -1,4 +1,4 @@
-// The shipped models as a Markdown table. docs/miio-models.md holds this output between
+// The shipped models as a Markdown table. docs/miio.md "Shipped models" holds this output between
 // <!-- shipped-models:begin --> and <!-- shipped-models:end -->; a unit test checks that it does.
 #pragma once
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "bridges/miio/model_def.h"
-#include "config/config.h"
+#include "config/diagnostic.h"
 
 namespace lc::miio {
 

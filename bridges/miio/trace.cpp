@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "core/hex.h"
 #include "core/log.h"
 
 namespace lc::miio {

@@ -15,7 +15,7 @@ std::string did_text(uint32_t did);
 
 // The packet as hex. With mask_ids the did (bytes 8..11) is shown as "xxxxxxxx" unless it is
 // the hello's ffffffff. `secret_checksum` hides bytes 16..31, which hold the token in clear
-// in an unprovisioned device's handshake reply (protocols/miio.md §1.2).
+// in an unprovisioned device's handshake reply (docs/protocols/miio.md §1.2).
 std::string trace_hex(std::span<const uint8_t> packet, bool secret_checksum = false);
 
 // A copy with secrets ("token", "key", "cloud_key", "password", ...) replaced by "<redacted>"

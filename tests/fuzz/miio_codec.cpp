@@ -1,13 +1,14 @@
 // libFuzzer target for the miio codec: header parsing, TCP framing, decryption with a fixed
 // token, the broken-JSON repairs and the models' value decoding. Seeds: the vectors of
-// tests/vectors/miio.json and the broken JSON of protocols/miio.md §3.5 (corpus/miio_codec/).
+// tests/vectors/miio.json and the broken JSON of docs/protocols/miio.md §3.5 (corpus/miio_codec/).
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 #include <string_view>
 
 #include "bridges/miio/codec.h"
-#include "bridges/miio/models.h"
+#include "bridges/miio/model_values.h"
+#include "bridges/miio/shipped_models.h"
 
 using namespace lc::miio;
 
@@ -45,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // As a plaintext: repaired JSON, and every value through every property decoder.
   const auto json = parse_json(input);
   if (json) {
-    const ModelSpec& row = *find_model("qmi.powerstrip.v1");
+    const ModelDef& row = *find_shipped_model("qmi.powerstrip.v1");
     const Json& list = json->is_object() && json->contains("result") ? (*json)["result"] : *json;
     if (list.is_array()) {
       for (size_t i = 0; i < list.size() && i < row.props.size(); ++i) (void)decode_value(row.props[i], list[i]);

@@ -277,7 +277,7 @@ TEST_CASE("unknown keys name the closest key or list the allowed ones") {
   check_one_error("mqt:\n  url: mqtt://127.0.0.1:1883\nmiio: {}\n", 1, 1, "unknown key \"mqt\" (did you mean 'mqtt'?)");
   check_one_error("miio:\n  poll_intervall: 30s\n", 2, 3, "did you mean 'poll_interval'?");
   check_one_error("miio:\n  colour: red\n", 2, 3,
-                  "unknown key \"colour\" in miio (allowed: enabled, listen, poll_interval, offline_after, devices)");
+                  "unknown key \"colour\" in miio (allowed: enabled, listen, poll_interval, offline_after, devices, models)");
   check_one_error("vesync:\n  devices:\n    - id: abc\n      nmae: lamp\n", 4, 7, "did you mean 'name'?");
   check_one_error("mqtt:\n  tls:\n    ca: x\nmiio:\n", 3, 5, "in mqtt.tls");
   check_one_error("mqtt:\n  Password: x\nmiio:\n", 2, 3, "did you mean 'password'?");

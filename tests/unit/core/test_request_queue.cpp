@@ -140,3 +140,21 @@ TEST_CASE("clear and destruction drop what waits without calling it") {
   f.io.run_for(50ms);
   CHECK(f.results.empty());
 }
+
+TEST_CASE("retry_now: the next try goes out at once and counts; after the last the request fails") {
+  Fixture f;
+  f.queue.push("a", f.collect());
+  f.queue.retry_now();
+  CHECK(f.sent == std::vector<std::pair<std::string, int>>{{"a", 0}, {"a", 1}});
+  CHECK(f.queue.attempt() == 1);
+  f.queue.retry_now();
+  CHECK(f.sent.size() == 3);
+  f.queue.retry_now();  // after the third and last try
+  CHECK(f.sent.size() == 3);
+  f.io.poll();
+  CHECK(f.results == std::vector<std::string>{"a timeout after 3"});
+  CHECK(f.queue.empty());
+  f.queue.retry_now();  // nothing in flight: nothing happens
+  f.io.run_for(60ms);
+  CHECK(f.sent.size() == 3);
+}

@@ -22,7 +22,7 @@ inline std::string source_dir() {
   return dir ? dir : ".";
 }
 
-// tests/vectors/miio.json (copied from the shared vectors; protocols/miio.md §7).
+// tests/vectors/miio.json (copied from the shared vectors; docs/protocols/miio.md §7).
 inline const nlohmann::json& vectors() {
   static const nlohmann::json all = [] {
     std::ifstream in(source_dir() + "/tests/vectors/miio.json");

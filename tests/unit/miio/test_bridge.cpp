@@ -163,7 +163,7 @@ TEST_CASE("empty slots become unknown; values appear once the device fills them"
   REQUIRE(run_until(f.io, [&] { return f.hub.value("01020304", "power") == "ON"; }));
 }
 
-TEST_CASE("commands: set_power, read back; TOGGLE; select; errors reported") {
+TEST_CASE("commands: set_power, read back; ON again; select; errors reported") {
   Fixture f;
   FakeDevice& device = f.add_device("qmi.powerstrip.v1", 0x01020304);
   for (const auto& [name, value] : kV1Values.items()) device.props[name] = value;
@@ -189,7 +189,8 @@ TEST_CASE("commands: set_power, read back; TOGGLE; select; errors reported") {
   REQUIRE(run_until(f.io, [&] { return f.hub.value("01020304", "power") == "OFF"; }, std::chrono::milliseconds(250)));
   CHECK(device.requests[before + 1].method == "get_prop");
 
-  CHECK(f.command("01020304", "power", "TOGGLE") == "");
+  // The Hub resolves TOGGLE (bridges/bridge.h): the bridge only ever gets ON or OFF.
+  CHECK(f.command("01020304", "power", "ON") == "");
   CHECK(device.requests.back().method != "set_power");  // already reading back
   REQUIRE(run_until(f.io, [&] { return f.hub.value("01020304", "power") == "ON"; }));
 
@@ -316,7 +317,10 @@ TEST_CASE("cloud traffic from a configured did counts as heard; others are answe
   f.add_device("qmi.powerstrip.v1", 0x01020304).silent = true;
   f.start();
   f.cloud_ping(0x01020304, 10);
-  f.cloud_ping(0x01020304, 11);
+  f.cloud_ping(0x01020304, 11);  // within the second: the Hub has heard of it already
+  CHECK(f.hub.heard_count["01020304"] == 1);
+  run_for(f.io, std::chrono::milliseconds(1000));
+  f.cloud_ping(0x01020304, 12);
   f.cloud_ping(0x7777, 1);
   CHECK(f.hub.heard_count["01020304"] == 2);
   CHECK(f.hub.heard_count.count("00007777") == 0);
@@ -372,4 +376,34 @@ TEST_CASE("forget: the device is registered afresh with its next successful poll
   f.bridge->forget("00000051");
   REQUIRE(run_until(f.io, [&] { return f.hub.devices.count("00000051") == 1; }));
   REQUIRE(run_until(f.io, [&] { return f.hub.value("00000051", "power") == "ON"; }));
+}
+
+TEST_CASE("admitted: a device the Hub registers later gets everything read so far at once") {
+  Fixture f;
+  FakeDevice& device = f.add_device("chuangmi.plug.m1", 0x00000061);
+  device.props = {{"power", "on"}, {"temperature", 21}};
+  f.start();
+  REQUIRE(run_until(f.io, [&] { return f.hub.value("00000061", "temperature") == 21; }));
+  // Not registered (forgotten), then admitted by the Hub: no poll needed for the values.
+  f.bridge->forget("00000061");
+  f.hub.state.clear();
+  f.bridge->admitted("00000061");
+  CHECK(f.hub.value("00000061", "power") == "ON");
+  CHECK(f.hub.value("00000061", "temperature") == 21);
+  f.bridge->admitted("deadbeef");  // unknown: nothing happens
+}
+
+TEST_CASE("a poll that changed nothing tells the Hub nothing") {
+  Fixture f;
+  FakeDevice& device = f.add_device("chuangmi.plug.m1", 0x00000071);
+  device.props = {{"power", "on"}, {"temperature", 21}};
+  f.start();
+  REQUIRE(run_until(f.io, [&] { return f.hub.value("00000071", "temperature") == 21; }));
+  f.hub.state.clear();
+  const int polls = device.count("get_prop");
+  REQUIRE(run_until(f.io, [&] { return device.count("get_prop") >= polls + 2; }));
+  CHECK(f.hub.state.count("00000071") == 0);  // the same answers: no state_changed
+  device.props["temperature"] = 22;
+  REQUIRE(run_until(f.io, [&] { return f.hub.value("00000071", "temperature") == 22; }));
+  CHECK(f.hub.state["00000071"].size() == 1);  // only what changed
 }

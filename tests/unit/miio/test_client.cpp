@@ -1,4 +1,4 @@
-// The local client (protocols/miio.md §3) against a fake device on a loopback port.
+// The local client (docs/protocols/miio.md §3) against a fake device on a loopback port.
 #include <doctest/doctest.h>
 
 #include "bridges/miio/local_client.h"

@@ -1,4 +1,4 @@
-// The miio codec and crypto against tests/vectors/miio.json (protocols/miio.md §7), corrupted
+// The miio codec and crypto against tests/vectors/miio.json (docs/protocols/miio.md §7), corrupted
 // copies, and the broken JSON real devices send (§3.5, §4.4).
 #include <doctest/doctest.h>
 
@@ -23,7 +23,7 @@ std::string hex_of(std::span<const uint8_t> bytes) { return lc::hex(bytes); }
 
 }  // namespace
 
-TEST_CASE("key and iv derivation (protocols/miio.md §1.4 table)") {
+TEST_CASE("key and iv derivation (docs/protocols/miio.md §1.4 table)") {
   const Cipher ff(kTokenFF);
   CHECK(hex_of(ff.key()) == "8d79cbc9a4ecdde112fc91ba625b13c2");
   CHECK(hex_of(ff.iv()) == "927ad18b27bdfec445e2e7ac1ed728f1");
@@ -72,8 +72,8 @@ TEST_CASE("hello detection: both cloud hello shapes and the client hello (§2.3,
   CHECK(is_hello(unhex(vector("cloud_hello_reply_valetudo_style")["packet_hex"])));
   CHECK_FALSE(is_hello(unhex(vector("keepalive_ping_token_ff")["packet_hex"])));
   CHECK_FALSE(is_hello(unhex(vector("hello_reply_provisioned")["packet_hex"])));
-  CHECK(kind_of(unhex(vector("keepalive_ping_token_ff")["packet_hex"])) == Kind::header_only);
-  CHECK(kind_of(unhex(vector("request_get_prop_token_ff")["packet_hex"])) == Kind::encrypted);
+  CHECK(kind_of(unhex(vector("keepalive_ping_token_ff")["packet_hex"])) == PacketKind::header_only);
+  CHECK(kind_of(unhex(vector("request_get_prop_token_ff")["packet_hex"])) == PacketKind::encrypted);
   // A "long hello" (stamp and checksum not zero) is still a hello: only bytes 4..11 count.
   auto long_hello = unhex(vector("cloud_hello_from_device")["packet_hex"]);
   long_hello[14] = 0x12;
@@ -303,6 +303,17 @@ TEST_CASE("broken JSON from real devices parses (§3.5, §4.4)") {
     REQUIRE(json);
     CHECK((*json)["a"] == ",,[,]00");
     CHECK((*json)["b"] == "x\"y,,");
+  }
+  SUBCASE("entries without the comma between them (cuco.plug.cp1, python-miio#1933)") {
+    const auto json = parse_json(std::string_view(
+        "{\"result\":[{\"did\":\"power\",\"siid\":2,\"piid\":1,\"code\":0,\"value\":true}"
+        "{\"did\":\"indicator_light\",\"siid\":3,\"piid\":1,\"code\":0,\"value\":false}],\"id\":9}"));
+    REQUIRE(json);
+    REQUIRE((*json)["result"].size() == 2);
+    CHECK((*json)["result"][1]["did"] == "indicator_light");
+    CHECK(parse_json(std::string_view("[{} {}]")) == Json::parse("[{},{}]"));
+    // Only inside a list: at the top level what follows the first value is cut as before.
+    CHECK(parse_json(std::string_view("{\"a\":1}{\"b\":2}")) == Json::parse("{\"a\":1}"));
   }
   SUBCASE("not JSON stays rejected, deep nesting is refused") {
     CHECK_FALSE(parse_json(std::string_view("")));

@@ -1,4 +1,4 @@
-// The cloud endpoint (protocols/miio.md §2) on an io_context with real loopback sockets.
+// The cloud endpoint (docs/protocols/miio.md §2) on an io_context with real loopback sockets.
 #include <doctest/doctest.h>
 
 #include <ctime>

@@ -1,4 +1,4 @@
-// The MIoT codec (protocols/miio.md "MIoT over the local protocol") against the shipped
+// The MIoT codec (docs/protocols/miio.md "MIoT over the local protocol") against the shipped
 // definitions and small definitions written here.
 #include <doctest/doctest.h>
 

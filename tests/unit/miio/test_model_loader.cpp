@@ -119,6 +119,10 @@ TEST_CASE("the ids the issue names are the ones shipped") {
   CHECK(at(plug2, "voltage") == std::pair(5, 3));
   CHECK(at(plug2, "load_power") == std::pair(5, 6));
   CHECK(find_prop(plug2, "load_power")->scale == 0.01);
+  // Chatty diagnostics (an uptime) are off by default; everything else is on.
+  CHECK_FALSE(find_prop(plug2, "working_time")->property.enabled_by_default);
+  CHECK(find_prop(plug2, "power")->property.enabled_by_default);
+  CHECK_FALSE(find_prop(*find_shipped_model("zimi.plug.zncz01"), "working_time")->property.enabled_by_default);
   const ModelDef& eu = *find_shipped_model("cuco.plug.v2eur");
   CHECK(at(eu, "power") == std::pair(2, 1));
   CHECK(at(eu, "energy") == std::pair(11, 1));
@@ -132,7 +136,7 @@ TEST_CASE("the ids the issue names are the ones shipped") {
   CHECK(toggle->property.writable);
 }
 
-TEST_CASE("a user definition in the PRODUCT.md shape loads") {
+TEST_CASE("a user definition in the shape of the miio.models example (docs/config.md) loads") {
   const std::string yaml = R"(models:
   - model: acme.plug.p1
     protocol: miot
@@ -261,7 +265,7 @@ TEST_CASE("text that is not a definition file") {
   REQUIRE(deep.size() == 1);
   CHECK(deep[0].line >= 1);
   CHECK(deep[0].column >= 1);
-  const auto large = diagnostics_of(std::string(lc::miio::yaml::Walker::kMaxTextBytes + 1, ' '));
+  const auto large = diagnostics_of(std::string(lc::miio::kMaxTextBytes + 1, ' '));
   REQUIRE(large.size() == 1);
   CHECK(large[0].message.find("larger than 1 MiB") != std::string::npos);
 }
@@ -279,29 +283,29 @@ TEST_CASE("aliases repeating a subtree cannot multiply the work") {
   bool budget = false;
   for (const auto& d : diagnostics) budget = budget || d.message.find("values in all") != std::string::npos;
   CHECK(budget);
-  CHECK(diagnostics.size() <= lc::miio::yaml::Walker::kMaxDiagnostics + 2);
+  CHECK(diagnostics.size() <= lc::miio::kMaxDiagnostics + 2);
 }
 
 TEST_CASE("many errors are all reported, up to a cap") {
   std::string yaml = "models:\n";
   for (int i = 0; i < 300; ++i) yaml += "  - { model: m" + std::to_string(i) + ", protocol: x, properties: [] }\n";
   const auto diagnostics = diagnostics_of(yaml);
-  CHECK(diagnostics.size() == lc::miio::yaml::Walker::kMaxDiagnostics + 1);
+  CHECK(diagnostics.size() == lc::miio::kMaxDiagnostics + 1);
   CHECK(diagnostics.back().message == "too many errors; the rest are not shown");
 }
 
-TEST_CASE("docs/miio-models.md lists the shipped models as the data does") {
+TEST_CASE("docs/miio.md lists the shipped models as the data does") {
   // The table is generated: LOCALCLOUD_PRINT_MODEL_TABLE=1 prints it for pasting into the doc.
   const std::string table = models_markdown_table(shipped_models());
   if (std::getenv("LOCALCLOUD_PRINT_MODEL_TABLE")) std::fputs(table.c_str(), stdout);
   const char* dir = std::getenv("LOCALCLOUD_SOURCE_DIR");
-  std::ifstream in(std::string(dir ? dir : ".") + "/docs/miio-models.md");
-  REQUIRE_MESSAGE(in.good(), "cannot open docs/miio-models.md (LOCALCLOUD_SOURCE_DIR?)");
+  std::ifstream in(std::string(dir ? dir : ".") + "/docs/miio.md");
+  REQUIRE_MESSAGE(in.good(), "cannot open docs/miio.md (LOCALCLOUD_SOURCE_DIR?)");
   const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string begin = "<!-- shipped-models:begin -->\n", end = "<!-- shipped-models:end -->";
   const size_t from = doc.find(begin), to = doc.find(end);
   REQUIRE(from != std::string::npos);
   REQUIRE(to != std::string::npos);
   CHECK_MESSAGE(doc.substr(from + begin.size(), to - from - begin.size()) == table,
-                "docs/miio-models.md is out of date; run with LOCALCLOUD_PRINT_MODEL_TABLE=1 and paste:\n" << table);
+                "docs/miio.md is out of date; run with LOCALCLOUD_PRINT_MODEL_TABLE=1 and paste:\n" << table);
 }
