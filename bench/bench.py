@@ -402,7 +402,11 @@ class Stack:
             log_file.close()
 
         threading.Thread(target=read, daemon=True).start()
-        if not listening.wait(timeout) or self.daemon.poll() is not None:
+        deadline = time.monotonic() + timeout
+        while not listening.wait(0.1) and self.daemon.poll() is None and time.monotonic() < deadline:
+            pass
+        if not listening.is_set() or self.daemon.poll() is not None:
+            stop(self.daemon)
             raise RuntimeError(f"localcloud did not start (see {self.dir}/localcloud.log)")
         return self.listening_at - started
 
@@ -412,7 +416,21 @@ class Stack:
 
     def start(self):
         self.start_broker()
-        return self.start_daemon()
+        for attempt in range(3):
+            try:
+                return self.start_daemon()
+            except RuntimeError:
+                # A port picked free can be taken before the daemon binds it, e.g. by the
+                # ephemeral ports of its own miio client sockets (one per configured device).
+                with open(os.path.join(self.dir, "localcloud.log")) as f:
+                    in_use = "Address already in use" in f.read()[-2000:]
+                if not in_use or attempt == 2:
+                    raise
+                log(f"  {os.path.basename(self.dir)}: a port was taken before the daemon bound it; other ports")
+                self.api_port = free_port(udp_too=False)
+                self.miio_port = free_port()
+                self.vesync_port = free_port(udp_too=False)
+                self.timeguard_port = free_port()
 
     def stop_daemon(self):
         stop(self.daemon)
@@ -461,7 +479,7 @@ def udpload(mode, port, pid, profile, rate=None, extra=(), before=None, api_port
         cmd += ["-r", str(rate)]
     if mode == "timeguard-ping":
         cmd += ["-t", "2000"]
-    cmd += list(extra) + [mode, "127.0.0.1", str(port)]
+    cmd += list(extra) + stamp_args(mode, extra) + [mode, "127.0.0.1", str(port)]
     settle()
     online = before() if before else None
     published = mqtt_published(api_port) if api_port else None
@@ -469,6 +487,7 @@ def udpload(mode, port, pid, profile, rate=None, extra=(), before=None, api_port
     t0 = time.monotonic()
     result = parse_kv(run_tool(cmd, timeout=profile["d"] + profile["w"] + 30))
     seconds = time.monotonic() - t0
+    stamp_used(result)
     result.update(window.result())
     if online is not None:
         result["online_at_start"] = online
@@ -480,6 +499,20 @@ def udpload(mode, port, pid, profile, rate=None, extra=(), before=None, api_port
     cpu = result.get("server_cpu_pct")
     result["cpu_per_reply_us"] = round(cpu / 100 * 1e6 / replies, 3) if isinstance(cpu, float) and replies else None
     return result
+
+
+# miio pings are echoed only when their stamp is newer than the last one of that device id:
+# runs that reuse the configured ids go on from the previous run's last stamp.
+MIIO_STAMP = {"next": int(time.time())}
+
+
+def stamp_args(mode, extra):
+    return ["-S", str(MIIO_STAMP["next"])] if mode == "miio-ping" and "-i" in extra else []
+
+
+def stamp_used(result):
+    if isinstance(result.get("stamp_end"), float):
+        MIIO_STAMP["next"] = max(MIIO_STAMP["next"], int(result["stamp_end"]) + 1)
 
 
 def udp_series(name, mode, ref_mode, port, daemon_pid, profile, rate=None, extra=(), before_daemon=None,
@@ -1138,8 +1171,8 @@ class OnlineIds:
             self.warmups += 1
             started = time.monotonic()
             cmd = [os.path.join(TOOLS, "udpload"), "-k", "16", "-w", "8", "-d", "1", "-W", "0", "-r", "2000",
-                   "-t", "2000"] + udp_ids(self.mode) + [self.mode, "127.0.0.1", str(self.port)]
-            run_tool(cmd, timeout=30)
+                   "-t", "2000"] + udp_ids(self.mode) + stamp_args(self.mode, udp_ids(self.mode))
+            stamp_used(parse_kv(run_tool(cmd + [self.mode, "127.0.0.1", str(self.port)], timeout=30)))
             if not self.observer.wait(lambda: self.names <= self.observer.online, 30):
                 raise RuntimeError(f"only {self.count()} of {len(self.names)} configured ids online after the warm-up")
             log(f"  {len(self.names)} configured ids online {time.monotonic() - started:.1f} s after the warm-up began")
@@ -1513,8 +1546,8 @@ def details(r):
         if not row:
             continue
         for side in ("ref", "daemon"):
-            rng = row[f"{side}_cpu_per_reply_us_range"]
-            p99 = row[f"{side}_p99_us_range"]
+            rng = row[f"{side}_cpu_per_reply_us_range"] or ["—", "—"]
+            p99 = row[f"{side}_p99_us_range"] or [0, 0]
             lines.append(
                 f"| {key} | {'refserver' if side == 'ref' else 'localcloud'} | {row[f'{side}_replies_per_s']:,.0f} | "
                 f"{row[f'{side}_cpu_per_reply_us']} µs [{rng[0]}–{rng[1]}] | {row[f'{side}_server_cpu_pct']} % | "
