@@ -1263,64 +1263,102 @@ def scenario_vesync_registered(workdir, profile, results):
     results["vesync-registered"] = row
 
 
-class EventStream(threading.Thread):
-    """One open page: GET /api/events held open, everything it sends read and counted."""
+def open_event_stream(port, timeout=5):
+    """GET /api/events; returns (socket, status line, status, content type, bytes after the head)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    head, _, rest = head.partition(b"\r\n\r\n")
+    first = head.split(b"\r\n", 1)[0].decode(errors="replace")
+    parts = first.split(" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    content_type = next((line.split(b":", 1)[1].strip().decode(errors="replace")
+                         for line in head.split(b"\r\n")[1:] if line.lower().startswith(b"content-type:")), "")
+    return sock, first, status, content_type, rest
 
-    def __init__(self, port):
-        super().__init__(daemon=True)
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                break
-            head += chunk
-        head, _, rest = head.partition(b"\r\n\r\n")
-        first = head.split(b"\r\n", 1)[0].decode(errors="replace")
-        parts = first.split(" ", 2)
-        self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-        self.status_line = first
-        self.content_type = next((line.split(b":", 1)[1].strip().decode(errors="replace")
-                                  for line in head.split(b"\r\n")[1:] if line.lower().startswith(b"content-type:")), "")
-        self.bytes = len(rest)
-        self.events = rest.count(b"\n\n")
-        self.closed = False
 
-    def run(self):
-        self.sock.settimeout(None)
-        tail = b""
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            self.bytes += len(chunk)
-            self.events += (tail + chunk).count(b"\n\n") - tail.count(b"\n\n")
-            tail = chunk[-1:]
-        self.closed = True
+# The open pages are read by a process of their own (on the load CPU), not by threads of this
+# driver: their wake-ups must not delay the observer's MQTT thread, which times the round trip.
+PAGES_READER = r"""
+import json, selectors, socket, sys
+sys.path.insert(0, sys.argv[1])
+from bench import open_event_stream
+streams, sel = [], selectors.DefaultSelector()
+for _ in range(int(sys.argv[3])):
+    sock, line, status, ctype, rest = open_event_stream(int(sys.argv[2]))
+    s = {"sock": sock, "status": status, "open": status == 200, "events": rest.count(b"\n\n"), "bytes": len(rest),
+         "tail": rest[-1:]}
+    sock.setblocking(False)
+    sel.register(sock, selectors.EVENT_READ, s)
+    streams.append(s)
+sel.register(sys.stdin, selectors.EVENT_READ, None)
+print("ready", json.dumps([s["status"] for s in streams]), flush=True)
+done = False
+while not done:
+    for key, _ in sel.select():
+        s = key.data
+        if s is None:
+            done = True
+            break
+        try:
+            chunk = s["sock"].recv(65536)
+        except BlockingIOError:
+            continue
+        except OSError:
+            chunk = b""
+        if not chunk:
+            s["open"] = False
+            sel.unregister(s["sock"])
+            continue
+        s["bytes"] += len(chunk)
+        s["events"] += (s["tail"] + chunk).count(b"\n\n") - s["tail"].count(b"\n\n")
+        s["tail"] = chunk[-1:]
+print(json.dumps({"open": sum(s["open"] for s in streams), "events": [s["events"] for s in streams],
+                  "bytes": sum(s["bytes"] for s in streams)}), flush=True)
+"""
+
+
+class Pages:
+    """`count` pages open on the API port: event streams read to the end by a child process."""
+
+    def __init__(self, port, count):
+        self.proc = spawn(["/usr/bin/python3", "-c", PAGES_READER, os.path.dirname(os.path.abspath(__file__)),
+                           str(port), str(count)], LOAD_CPU, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready"):
+            stop(self.proc)
+            raise RuntimeError(f"the event streams did not open: {line.strip()} {self.proc.stderr.read()[-300:]}")
+        self.statuses = json.loads(line.split(" ", 1)[1])
 
     def close(self):
+        """Stops reading; returns {open (still open at the end), events per stream, bytes}."""
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
+            self.proc.stdin.close()
+            out = self.proc.stdout.read()
+            self.proc.wait(10)
+            return json.loads(out.strip().splitlines()[-1])
+        except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+            stop(self.proc)
+            return {"open": 0, "events": [], "bytes": 0}
 
 
 def events_endpoint(port):
     """None when GET /api/events opens an event stream, else why not."""
     try:
-        stream = EventStream(port)
+        sock, line, status, content_type, _ = open_event_stream(port)
+        sock.close()
     except OSError as error:
         return f"GET /api/events: {error}"
-    stream.close()
-    if stream.status != 200:
-        return f"GET /api/events answered {stream.status_line or 'nothing'}"
-    if "text/event-stream" not in stream.content_type:
-        return f"GET /api/events answered 200 with {stream.content_type or 'no content type'}, not an event stream"
+    if status != 200:
+        return f"GET /api/events answered {line or 'nothing'}"
+    if "text/event-stream" not in content_type:
+        return f"GET /api/events answered 200 with {content_type or 'no content type'}, not an event stream"
     return None
 
 
@@ -1344,23 +1382,18 @@ def scenario_roundtrip_pages(workdir, profile, results):
         runs = {"without": [], "with": []}
         for i, side in enumerate(alternation(profile["runs"])):
             side = "without" if side == "ref" else "with"
-            streams = []
-            if side == "with":
-                streams = [EventStream(stack.api_port) for _ in range(PAGES)]
-                for stream in streams:
-                    stream.start()
+            pages = Pages(stack.api_port, PAGES) if side == "with" else None
             try:
                 r = command_loop(stack, observer, sims, devices, profile["commands"], seed=6 + i)
             finally:
-                for stream in streams:
-                    stream.close()
-            if streams:
-                r["streams_open"] = sum(1 for st in streams if st.status == 200 and not st.closed)
-                r["stream_events"] = [st.events for st in streams]
-                r["stream_bytes"] = sum(st.bytes for st in streams)
+                read = pages.close() if pages else None
+            if read:
+                r["streams_open"] = read["open"]
+                r["stream_events"] = read["events"]
+                r["stream_bytes"] = read["bytes"]
             log(f"  roundtrip {side} {PAGES} pages: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, failed {r['failed']}"
-                + (f", {r['streams_open']} streams open to the end, {min(r['stream_events'])}-"
-                   f"{max(r['stream_events'])} events each" if streams else ""))
+                + (f", {r['streams_open']} streams open to the end, {min(r['stream_events'] or [0])}-"
+                   f"{max(r['stream_events'] or [0])} events each" if read else ""))
             runs[side].append(r)
         row = {"runs": runs, "pages": PAGES, "devices_online": len(observer.online), "online_after_s": online_s}
         for side in runs:
