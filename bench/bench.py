@@ -1524,7 +1524,9 @@ def targets(r):
         add(f"timeguard pings, {tc['ids']} configured ids, uptime new in every ping: CPU per reply", "<= 1.25x refserver",
             f"{tc['daemon_cpu_per_reply_us']} us vs {tc['ref_cpu_per_reply_us']} us = {q}x; {tc['daemon_replies_per_s']:,.0f} "
             f"vs {tc['ref_replies_per_s']:,.0f}/s = {qr}x; {tc['daemon_mqtt_msgs_per_s']} MQTT msgs/s; online at start "
-            f"{tc['daemon_online_at_start_min']:.0f}/{tc['ids']}", q is not None and q <= 1.25 and all_online)
+            f"{tc['daemon_online_at_start_min']:.0f}/{tc['ids']}"
+            + (f"; unchanged pings in this run: {r['timeguard-registered']['daemon_cpu_per_reply_us']} us"
+               if r.get("timeguard-registered") else ""), q is not None and q <= 1.25 and all_online)
     vr = r.get("vesync-registered")
     if vr:
         cpu = vr["registered_cpu_per_rtt_us"]
