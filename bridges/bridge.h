@@ -1,4 +1,4 @@
-// The seam between a vendor bridge and the rest of the daemon (ARCHITECTURE.md).
+// The seam between a vendor bridge and the rest of the daemon (docs/architecture.md).
 //
 // A bridge owns its sockets on the shared io_context and reports what it learns to its Hub.
 // It knows nothing of MQTT. The Hub owns the device registry, the state cache, availability

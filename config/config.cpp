@@ -31,6 +31,18 @@ const BridgeSettings* Config::bridge(std::string_view name) const {
   return nullptr;
 }
 
+std::string_view mqtt_log_level_name(Level level) {
+  return static_cast<int>(level) >= static_cast<int>(kLogOff) ? "off" : level_name(level);
+}
+
+bool parse_mqtt_log_level(std::string_view text, Level& out) {
+  if (text == "off") {
+    out = kLogOff;
+    return true;
+  }
+  return parse_level(text, out);
+}
+
 bool LoadResult::ok() const {
   return std::none_of(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& d) { return !d.warning; });
 }
@@ -88,8 +100,15 @@ nlohmann::json redacted_json(const Config& c) {
        {{"discovery", c.homeassistant.discovery},
         {"prefix", c.homeassistant.prefix},
         {"status_topic", c.homeassistant.status_topic}}},
-      {"log", {{"level", std::string(level_name(c.log.level))}, {"trace", c.log.trace}, {"mask_ids", c.log.mask_ids}}},
-      {"api", {{"listen", endpoint_json(c.api.listen)}}},
+      {"log",
+       {{"level", std::string(level_name(c.log.level))},
+        {"trace", c.log.trace},
+        {"mask_ids", c.log.mask_ids},
+        {"mqtt", std::string(mqtt_log_level_name(c.log.mqtt))}}},
+      {"api",
+       {{"listen", endpoint_json(c.api.listen)},
+        {"token", secret_json(!c.api.token.empty())},
+        {"public_url", c.api.public_url}}},
       {"data_dir", c.data_dir},
   };
   for (const auto& bridge : c.bridges) out[bridge.name] = bridge.settings->redacted_json();

@@ -1,4 +1,4 @@
-// The configuration file of PRODUCT.md as typed structs, and its loader.
+// The configuration file (docs/config.md) as typed structs, and its loader.
 // config/ holds the daemon's own sections (mqtt, homeassistant, log, api, data_dir); each
 // bridge reads its own section (config/bridge_settings.h), and the loader is handed the
 // sections of the registered bridges.
@@ -47,11 +47,22 @@ struct Log {
   Level level = Level::info;
   bool trace = false;
   bool mask_ids = true;
+  // Lines at or above this go to <base>/bridge/logging; kLogOff (core/log.h) for "off".
+  Level mqtt = Level::warn;
 };
 
 struct Api {
   std::optional<Endpoint> listen = Endpoint{"127.0.0.1", 8080};  // "" turns the API off
+  // Secret: when set, every mutating API request carries "Authorization: Bearer <token>".
+  std::string token;
+  // "" or an http(s) URL: Home Assistant's "visit device" link (configuration_url).
+  std::string public_url;
 };
+
+// log.mqtt as written: "off", "error", "warn", "info" or "debug".
+std::string_view mqtt_log_level_name(Level level);
+// "off" or a log level (parse_level's words); false for anything else.
+bool parse_mqtt_log_level(std::string_view text, Level& out);
 
 // One registered bridge's section as loaded.
 struct BridgeConfig {

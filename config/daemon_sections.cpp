@@ -10,6 +10,7 @@ namespace lc::config {
 namespace {
 
 constexpr size_t kMaxPasswordFileBytes = 4096;
+constexpr size_t kMaxTokenBytes = 512;
 
 void read_url(Reader& reader, const Field& f, std::string& url) {
   auto text = reader.string_value(f);
@@ -101,6 +102,55 @@ void read_tls(Reader& reader, const Field& section, Tls& t) {
   });
 }
 
+// api.token: a secret, so no message ever quotes it. It travels in an HTTP header: printable
+// ASCII without spaces.
+void read_api_token(Reader& reader, const Field& f, std::string& token) {
+  auto text = reader.string_value(f);
+  if (!text) return;
+  if (text->size() > kMaxTokenBytes) {
+    reader.error(f, "the API token is longer than " + std::to_string(kMaxTokenBytes) + " bytes");
+    return;
+  }
+  const bool printable = std::all_of(text->begin(), text->end(), [](char c) { return c > ' ' && c < 0x7f; });
+  if (!printable) {
+    reader.error(f, "the API token must be printable ASCII without spaces (it is sent in an HTTP header)");
+    return;
+  }
+  token = std::move(*text);
+}
+
+// api.public_url: "" or http(s)://HOST[:PORT][/PATH], Home Assistant's configuration_url.
+void read_public_url(Reader& reader, const Field& f, std::string& url) {
+  auto text = reader.string_value(f);
+  if (!text) return;
+  if (text->empty()) {
+    url.clear();
+    return;
+  }
+  const std::string expected = " (expected http://HOST[:PORT][/PATH] or https://..., e.g. http://192.168.1.10:8080)";
+  std::string_view rest = *text;
+  bool scheme = false;
+  for (const char* s : {"http://", "https://"}) {
+    if (rest.size() > std::strlen(s) && lower(rest.substr(0, std::strlen(s))) == s) {
+      rest.remove_prefix(std::strlen(s));
+      scheme = true;
+      break;
+    }
+  }
+  const bool printable =
+      std::all_of(text->begin(), text->end(), [](char c) { return c > ' ' && c < 0x7f; }) && text->size() <= 2048;
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) {
+    reader.error(f, "the public URL must not contain credentials");  // not echoed: it may hold a password
+    return;
+  }
+  if (!scheme || !printable || authority.empty() || authority.front() == ':') {
+    reader.error(f, "bad public URL " + quote_value(*text) + expected);
+    return;
+  }
+  url = std::move(*text);
+}
+
 }  // namespace
 
 void read_mqtt(Reader& reader, const Field& section, Mqtt& m) {
@@ -130,7 +180,7 @@ void read_homeassistant(Reader& reader, const Field& section, HomeAssistant& h) 
 
 void read_log(Reader& reader, const Field& section, Log& l) {
   if (!reader.is_section(section)) return;
-  reader.for_each_key(section, {"level", "trace", "mask_ids"}, [&](const std::string& key, const Field& f) {
+  reader.for_each_key(section, {"level", "trace", "mask_ids", "mqtt"}, [&](const std::string& key, const Field& f) {
     if (key == "level") {
       auto text = reader.string_value(f);
       if (!text) return;
@@ -144,14 +194,25 @@ void read_log(Reader& reader, const Field& section, Log& l) {
       reader.read_bool(f, l.trace);
     } else if (key == "mask_ids") {
       reader.read_bool(f, l.mask_ids);
+    } else if (key == "mqtt") {
+      auto text = reader.string_value(f);
+      if (!text) return;
+      Level level;
+      if (!parse_mqtt_log_level(*text, level)) {
+        reader.error(f, "bad MQTT log level " + quote_value(*text) + " (expected off, error, warn, info or debug)");
+        return;
+      }
+      l.mqtt = level;
     }
   });
 }
 
 void read_api(Reader& reader, const Field& section, Api& api) {
   if (!reader.is_section(section)) return;
-  reader.for_each_key(section, {"listen"}, [&](const std::string&, const Field& f) {
-    reader.read_optional_endpoint(f, api.listen);
+  reader.for_each_key(section, {"listen", "token", "public_url"}, [&](const std::string& key, const Field& f) {
+    if (key == "listen") reader.read_optional_endpoint(f, api.listen);
+    else if (key == "token") read_api_token(reader, f, api.token);
+    else if (key == "public_url") read_public_url(reader, f, api.public_url);
   });
 }
 

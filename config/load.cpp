@@ -1,4 +1,4 @@
-// Loading and validating config/localcloud.yaml (schema: PRODUCT.md "Configuration (YAML)").
+// Loading and validating config/localcloud.yaml (docs/config.md).
 //
 // The loader walks the YAML tree along the schema only: it never recurses into a node the
 // schema does not describe, so alias cycles (`&a [*a]`, which yaml-cpp builds as a real cycle)

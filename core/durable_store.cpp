@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -64,6 +65,19 @@ std::optional<std::string> DurableStore::load(std::string_view name) const {
   content << in.rdbuf();
   if (in.bad()) return std::nullopt;
   return content.str();
+}
+
+std::vector<std::string> DurableStore::list(std::string_view prefix) const {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    std::string name = entry.path().filename().string();
+    std::error_code type_ec;
+    if (name.rfind(prefix, 0) != 0 || !valid_name(name) || !entry.is_regular_file(type_ec)) continue;
+    names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 void DurableStore::store(std::string name, std::string content, Done done) {

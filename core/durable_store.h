@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -30,6 +31,10 @@ class DurableStore {
 
   // Reads a record synchronously (start-up only); nullopt when absent or unreadable.
   std::optional<std::string> load(std::string_view name) const;
+
+  // The names of the records that start with `prefix`, sorted (start-up only: reads the
+  // directory synchronously). Only valid names of regular files; nothing being written.
+  std::vector<std::string> list(std::string_view prefix) const;
 
   // Queues an atomic write. Several writes of the same name queued at once collapse into the
   // newest; every caller's `done` still runs, after the newest content is durable.

@@ -248,7 +248,7 @@ class HttpServer::Session final : public std::enable_shared_from_this<HttpServer
     requests_.inc();
     const auto& message = parser_->get();
     const unsigned version = message.version();
-    keep_alive_ = message.keep_alive() && ++served_ < kMaxRequestsPerConnection;
+    keep_alive_ = options_.keep_alive && message.keep_alive() && ++served_ < kMaxRequestsPerConnection;
     auto state = std::make_shared<HttpReply::State>();
     // The answer keeps the connection alive until it is given (no read is pending meanwhile).
     state->deliver = [self = shared_from_this(), version](HttpResponse response) {

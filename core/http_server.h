@@ -95,6 +95,7 @@ struct HttpServerOptions {
   size_t max_connections = 64;
   size_t max_body = 1024;            // bytes; larger bodies get 413
   std::chrono::milliseconds answer_timeout{60000};  // a handler that never answers: 504
+  bool keep_alive = true;            // false: one request per connection ("Connection: close")
 };
 
 class HttpServer {

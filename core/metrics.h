@@ -51,7 +51,7 @@ class Metrics {
   std::map<std::string, Family, std::less<>> families_;
 };
 
-// The per-bridge packet counters every bridge uses, and the drop rule of PRODUCT.md:
+// The per-bridge packet counters every bridge uses, and the drop rule (docs/architecture.md "Bad input"):
 // a malformed packet is counted, logged at debug, and at info the first time per peer.
 class BridgeStats {
  public:

@@ -6,7 +6,7 @@ namespace lc {
 
 namespace {
 
-constexpr auto kOneNewDevice = std::chrono::seconds(1);  // the rate of PRODUCT.md
+constexpr auto kOneNewDevice = std::chrono::seconds(1);  // the admission rate (docs/architecture.md)
 constexpr size_t kMaxRefusedLogged = 100;
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Which unknown devices (not in the config) a bridge registers, PRODUCT.md "Bad input": none
+// Which unknown devices (not in the config) a bridge registers, docs/config.md (accept_unknown, max_unknown): none
 // while accept_unknown is false, at most max_unknown, and at most one new one a second. A
 // device over the rate waits in a queue, bounded by what max_unknown still allows, and a timer
 // admits it in its turn: the bridge does not have to ask again.

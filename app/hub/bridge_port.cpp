@@ -17,7 +17,8 @@ BridgePort::BridgePort(boost::asio::io_context& io, Registry& registry, Registry
       registry_(registry),
       listener_(listener),
       unknown_refused_(unknown_refused),
-      admission_(io, log, unknown_refused, [this](const DeviceInfo& info) { admit_deferred(info); }) {}
+      admission_(io, log, unknown_refused, [this](const DeviceInfo& info) { admit_deferred(info); }),
+      permit_join_timer_(io) {}
 
 void BridgePort::attach(Bridge& attached) {
   bridge = &attached;
@@ -34,9 +35,49 @@ bool BridgePort::device_seen(const DeviceInfo& info) {
     update(*record, info);
     return true;
   }
-  if (info.configured) admission_.withdraw(info.id);
-  else if (admission_.consider(info, policy, unknown_count_) != UnknownAdmission::Verdict::admit) return false;
+  if (info.configured) {
+    admission_.withdraw(info.id);
+  } else {
+    BridgePolicy effective = policy;
+    effective.accept_unknown = policy.accept_unknown || permit_join_open_;
+    if (admission_.consider(info, effective, unknown_count_) != UnknownAdmission::Verdict::admit) return false;
+  }
   return register_device(info);
+}
+
+void BridgePort::stop() {
+  admission_.stop();
+  permit_join_timer_.cancel();
+}
+
+void BridgePort::permit_join(std::chrono::seconds time) {
+  permit_join_timer_.cancel();
+  const unsigned generation = ++permit_join_generation_;
+  if (time.count() <= 0) {
+    if (!permit_join_open_) return;
+    permit_join_open_ = false;
+    log.info("permit_join closed");
+    listener_.permit_join_changed();
+    return;
+  }
+  permit_join_open_ = true;
+  permit_join_end_ = std::chrono::system_clock::now() + time;
+  log.info("permit_join open for ", time.count(), " s",
+           policy.accept_unknown ? " (accept_unknown is true: unknown devices are admitted anyway)"
+                                 : ": unknown devices are admitted (max_unknown " + std::to_string(policy.max_unknown) + ")");
+  permit_join_timer_.expires_after(time);
+  permit_join_timer_.async_wait([this, generation](const boost::system::error_code& ec) {
+    if (ec || !permit_join_open_ || generation != permit_join_generation_) return;
+    permit_join_open_ = false;
+    log.info("permit_join closed (time is up)");
+    listener_.permit_join_changed();
+  });
+  listener_.permit_join_changed();
+}
+
+json BridgePort::permit_join_end_json() const {
+  if (!permit_join_open_) return nullptr;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(permit_join_end_.time_since_epoch()).count();
 }
 
 bool BridgePort::register_device(const DeviceInfo& info) {

@@ -8,6 +8,8 @@
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
 
 #include "app/hub/admission.h"
 #include "app/hub/record.h"
@@ -48,7 +50,15 @@ class BridgePort final : public Hub {
   bool at_max_unknown() const { return unknown_count_ >= policy.max_unknown; }
   // Unknown devices waiting for their turn to be admitted.
   size_t waiting() const { return admission_.waiting(); }
-  void stop() { admission_.stop(); }
+  void stop();
+
+  // permit_join (docs/mqtt.md "permit_join"): for `time`, unknown devices are admitted
+  // as if accept_unknown were true (max_unknown and the one-a-second rate still hold); zero
+  // closes. The end is a timer; opening and closing tell the listener (bridge/info).
+  void permit_join(std::chrono::seconds time);
+  bool permit_join_open() const { return permit_join_open_; }
+  // The end in milliseconds since the epoch, or null when closed.
+  nlohmann::json permit_join_end_json() const;
 
   const std::string name;
   const Logger log;
@@ -66,6 +76,10 @@ class BridgePort final : public Hub {
   Counter& unknown_refused_;
   int unknown_count_ = 0;  // registered devices that are not in the config
   UnknownAdmission admission_;
+  boost::asio::steady_timer permit_join_timer_;
+  bool permit_join_open_ = false;
+  unsigned permit_join_generation_ = 0;  // a timer that expired before it was re-armed is stale
+  std::chrono::system_clock::time_point permit_join_end_{};
 };
 
 }  // namespace lc

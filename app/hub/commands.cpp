@@ -24,9 +24,8 @@ std::optional<json> resolve_toggle(const DeviceRecord& record, const std::string
 
 }  // namespace
 
-Commands::Commands(Registry& registry, Publisher& publisher, Metrics& metrics)
-    : registry_(registry),
-      publisher_(publisher),
+Commands::Commands(Publisher& publisher, Metrics& metrics)
+    : publisher_(publisher),
       ok_(metrics.counter("localcloud_commands_total", "Commands from MQTT by result", {{"result", "ok"}})),
       failed_(metrics.counter("localcloud_commands_total", "Commands from MQTT by result", {{"result", "failed"}})),
       log_("hub") {}
@@ -54,12 +53,14 @@ void Commands::send(DeviceRecord& record, const std::string& property, const jso
     normalised.value = *resolved;
   }
   port.log.debug("command ", property, "=", normalised.value.dump(), " for ", port.log_name(record.info.id));
-  port.bridge->command(record.info.id, property, normalised.value, [this, fail, key, finish](std::string error) {
+  port.bridge->command(record.info.id, property, normalised.value,
+                       [this, fail, &port, id = record.info.id, finish](std::string error) {
     if (!error.empty()) return fail(error);
     ok_.inc();
     // The state is published after every completed command, changed or not, as the answer
-    // Home Assistant (and a script waiting for it) gets; polls publish only changes.
-    if (DeviceRecord* done = registry_.find_by_key(key); done && !done->state.empty()) {
+    // Home Assistant (and a script waiting for it) gets; polls publish only changes. The
+    // device is found by id: it may have been renamed meanwhile.
+    if (DeviceRecord* done = port.find(id); done && !done->state.empty()) {
       done->state_dirty = true;
       publisher_.queue(*done);
     }

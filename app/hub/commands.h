@@ -18,7 +18,7 @@ namespace lc {
 
 class Commands {
  public:
-  Commands(Registry& registry, Publisher& publisher, Metrics& metrics);
+  Commands(Publisher& publisher, Metrics& metrics);
 
   // Checks the property and the value, then asks the bridge. `done` (may be empty) gets the
   // outcome once known: empty on success, else the error also logged and sent as a
@@ -28,7 +28,6 @@ class Commands {
   void refuse(DeviceRecord& record, const std::string& error);
 
  private:
-  Registry& registry_;
   Publisher& publisher_;
   Counter& ok_;
   Counter& failed_;

@@ -24,15 +24,21 @@ class DeviceDatabase {
     std::string bridge;
     DeviceInfo info;
     std::string key;
+    bool renamed = false;  // the name came from device/rename
   };
 
   DeviceDatabase(boost::asio::io_context& io, DurableStore& store, Registry& registry);
 
   // At start, after the bridges registered their configured devices: fills in what those
-  // cannot know yet (model, firmware, properties), registers the unknown devices seen before
-  // (within max_unknown), and returns the devices whose topics should be cleared.
+  // cannot know yet (model, firmware, properties), gives a configured device without a name
+  // in the config the name device/rename gave it, registers the unknown devices seen before
+  // (within max_unknown, with their names), and returns the devices whose topics should be
+  // cleared: those that left the config, and the old key of a device whose key changed (its
+  // name in the config changed).
   std::vector<Stale> restore();
   void save_soon();
+  // A rename: written now (the answer says it is kept).
+  void save_now();
   // Shutdown: a pending save is written now.
   void save_if_pending();
 

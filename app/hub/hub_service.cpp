@@ -1,5 +1,9 @@
 #include "app/hub/hub_service.h"
 
+#include <boost/asio/post.hpp>
+
+#include "app/mqtt/topics.h"
+
 namespace lc {
 
 using nlohmann::json;
@@ -12,13 +16,15 @@ HubService::HubService(boost::asio::io_context& io, const config::Config& config
       registry_(io, metrics, *this),
       publisher_(io, config, mqtt, registry_),
       database_(io, store, registry_),
-      commands_(registry_, publisher_, metrics),
-      requests_(registry_, publisher_, database_),
+      logging_(io, publisher_, config.mqtt.base_topic + "/bridge/logging", config.log.mqtt),
+      commands_(publisher_, metrics),
+      requests_(config, registry_, publisher_, database_, logging_),
       session_(io, config, mqtt, publisher_),
       router_(config, metrics, registry_, publisher_, session_, commands_, requests_),
       tick_timer_(io) {
   metrics.gauge("localcloud_mqtt_connected", "1 while connected to the broker", {},
                 [this] { return mqtt_.connected() ? 1.0 : 0.0; });
+  publisher_.set_info_extra([this](json& info) { info["options"] = {{"log", requests_.log_options()}}; });
 }
 
 HubService::~HubService() = default;
@@ -85,14 +91,14 @@ void HubService::command(std::string_view key, std::string_view property, const 
 
 void HubService::device_added(DeviceRecord& record) {
   router_.hand_over_retained(io_, record);
-  publisher_.discovery(record);
+  publisher_.discovery_soon(record);
   publisher_.availability(record);
   publisher_.devices_soon();
   database_.save_soon();
 }
 
 void HubService::description_changed(DeviceRecord& record) {
-  publisher_.discovery(record);
+  publisher_.discovery_soon(record);
   publisher_.devices_soon();
   database_.save_soon();
 }
@@ -106,6 +112,16 @@ void HubService::values_changed(DeviceRecord& record) { publisher_.queue(record)
 
 void HubService::event(const std::string& type, const std::string& key, json detail) {
   publisher_.event(type, key, std::move(detail));
+}
+
+// Opening or closing permit_join on several bridges at once publishes bridge/info once.
+void HubService::permit_join_changed() {
+  if (info_posted_ || stopping_) return;
+  info_posted_ = true;
+  boost::asio::post(io_, [this] {
+    info_posted_ = false;
+    if (!stopping_) publisher_.info();
+  });
 }
 
 }  // namespace lc

@@ -14,6 +14,7 @@
 
 #include "app/hub/commands.h"
 #include "app/hub/device_db.h"
+#include "app/hub/mqtt_logging.h"
 #include "app/hub/mqtt_routing.h"
 #include "app/hub/mqtt_session.h"
 #include "app/hub/publisher.h"
@@ -51,9 +52,10 @@ class HubService final : private RegistryListener {
   nlohmann::json devices_json(bool with_last_seen) const;
   nlohmann::json bridges_json() const;
 
-  // A management request by name ("remove", "health_check", ...) with its JSON payload: the
-  // answer bridge/response/<name> carries ({"status":"ok","data":...} or
-  // {"status":"error","error":...}, the transaction echoed).
+  // A management request by name ("device/rename", "permit_join", "options", ...) with its
+  // JSON payload: the answer bridge/response/<name> carries ({"status":"ok","data":...} or
+  // {"status":"error","error":...}, the transaction echoed). The JSON API calls this; MQTT
+  // requests take the same path.
   nlohmann::json request(std::string_view name, const nlohmann::json& payload);
   // A command for the device with MQTT key `key`, as <key>/set/<property> sends it: the same
   // checks, events, log lines and read-back. `done` gets "" on success, else the error
@@ -67,6 +69,7 @@ class HubService final : private RegistryListener {
   void availability_changed(DeviceRecord& record) override;
   void values_changed(DeviceRecord& record) override;
   void event(const std::string& type, const std::string& key, nlohmann::json detail) override;
+  void permit_join_changed() override;
 
   void tick();
 
@@ -76,12 +79,14 @@ class HubService final : private RegistryListener {
   Registry registry_;
   Publisher publisher_;
   DeviceDatabase database_;
+  MqttLogging logging_;
   Commands commands_;
   Requests requests_;
   MqttSession session_;
   MqttRouter router_;
   boost::asio::steady_timer tick_timer_;
   bool stopping_ = false;
+  bool info_posted_ = false;
 };
 
 }  // namespace lc

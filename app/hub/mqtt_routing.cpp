@@ -127,7 +127,7 @@ void MqttRouter::request(const std::string& name, const std::string& payload) {
     return;
   }
   if (parsed.is_discarded()) parsed = payload;
-  publisher_.publish(response_topic, requests_.handle(name, parsed).dump(), false);
+  publisher_.publish(response_topic, dump_json(requests_.handle(name, parsed)), false);
 }
 
 void MqttRouter::drop(const char* reason, const std::string& topic) {

@@ -55,7 +55,7 @@ void MqttSession::initial_sync() {
   });
 }
 
-// Discovery and state again after a random delay of at most 2 s (homeassistant-mqtt.md §1.9).
+// Discovery and state again after a random delay of at most 2 s (docs/protocols/homeassistant-mqtt.md §1.9).
 // A retained "online" at subscription time is the old one.
 void MqttSession::home_assistant_status(const std::string& payload, bool retained) {
   if (payload != "online" || retained || !config_.homeassistant.discovery) return;
@@ -64,7 +64,7 @@ void MqttSession::home_assistant_status(const std::string& payload, bool retaine
   rediscovery_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && publisher_.synced()) {
       log_.info("Home Assistant is online: publishing discovery and state again");
-      publisher_.everything();
+      publisher_.everything(true);
     }
   });
 }

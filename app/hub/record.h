@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct DeviceRecord {
   BridgePort* port = nullptr;  // the bridge it belongs to
   DeviceInfo info;
   std::string key;                                 // its MQTT key
+  bool renamed = false;  // info.name (the key) comes from device/rename, not from the config
   nlohmann::json state = nlohmann::json::object();  // property -> the value last reported
   nlohmann::json attributes;                       // null: none
   bool online = false;
@@ -28,6 +30,15 @@ struct DeviceRecord {
   bool attributes_dirty = false;
   bool queued = false;                        // waiting in the publisher's coalescing queue
   std::vector<std::string> discovery_topics;  // config topics published for it
+  // This broker connection: each config topic with the payload last published on it (a config
+  // goes out again only when its content changed, or after Home Assistant's birth), whether
+  // its configs went out (its state is not published before them), and until when its state is
+  // held because a config it already had changed (Home Assistant applies a config update in a
+  // task of its own and would judge a state that arrives meanwhile against the old config).
+  std::map<std::string, std::string> configs_sent;
+  bool configs_out = false;
+  bool discovery_pending = false;  // a description change waits to be published (coalesced)
+  std::chrono::steady_clock::time_point hold_until{};
 };
 
 class RegistryListener {
@@ -42,6 +53,8 @@ class RegistryListener {
   virtual void values_changed(DeviceRecord& record) = 0;
   // A bridge/event message (device_joined, device_error, ...).
   virtual void event(const std::string& type, const std::string& key, nlohmann::json detail) = 0;
+  // A bridge's permit_join window opened or closed.
+  virtual void permit_join_changed() {}
 };
 
 }  // namespace lc

@@ -80,6 +80,12 @@ void Registry::remove(DeviceRecord& record) {
   port.remove(id);  // destroys the record
 }
 
+void Registry::rekey(DeviceRecord& record, const std::string& key) {
+  by_key_.erase(record.key);
+  record.key = key;
+  by_key_[key] = &record;
+}
+
 void Registry::check_availability() {
   const auto now = Clock::now();
   for (auto& [name, port] : ports_) {
@@ -131,9 +137,27 @@ json Registry::bridges_json() const {
     if (port->bridge)
       for (const auto& listener : port->bridge->listeners())
         listeners.push_back({{"protocol", listener.protocol}, {"address", listener.address}});
-    bridges[name] = {{"listeners", listeners}, {"devices", port->devices.size()}, {"online", port->online_count()}};
+    bridges[name] = {{"listeners", listeners},
+                     {"devices", port->devices.size()},
+                     {"online", port->online_count()},
+                     {"accept_unknown", port->policy.accept_unknown},
+                     {"max_unknown", port->policy.max_unknown},
+                     {"permit_join", port->permit_join_open()},
+                     {"permit_join_end", port->permit_join_end_json()}};
   }
   return bridges;
+}
+
+json Registry::permit_join_json() const {
+  bool open = false;
+  json end = nullptr;
+  for (const auto& [name, port] : ports_) {
+    if (!port->permit_join_open()) continue;
+    open = true;
+    const json port_end = port->permit_join_end_json();
+    if (end.is_null() || port_end.get<int64_t>() > end.get<int64_t>()) end = port_end;
+  }
+  return {{"permit_join", open}, {"permit_join_end", end}};
 }
 
 std::string Registry::key_for_log(std::string_view key) {

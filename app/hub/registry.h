@@ -41,6 +41,9 @@ class Registry {
 
   DeviceRecord& add(BridgePort& port, const DeviceInfo& info, const std::string& key);
   void remove(DeviceRecord& record);
+  // The record's MQTT key becomes `key` (not taken): device/rename and a rename restored from
+  // the device database. Nothing is published here.
+  void rekey(DeviceRecord& record, const std::string& key);
 
   // Devices silent for longer than their bridge's offline_after go offline.
   void check_availability();
@@ -49,6 +52,9 @@ class Registry {
 
   nlohmann::json devices_json(bool with_last_seen) const;
   nlohmann::json bridges_json() const;
+  // bridge/info's "permit_join" (open on any bridge) and "permit_join_end" (the latest end, in
+  // milliseconds since the epoch, or null), the zigbee2mqtt fields.
+  nlohmann::json permit_join_json() const;
   // A device key for a log line: with mask_ids a key that names a device by its id
   // ("<bridge>_<id>", also of a device no longer registered) shows the masked id instead.
   std::string key_for_log(std::string_view key);

@@ -1,4 +1,4 @@
-// MqttLink over Paho MQTT C++ 1.2 (protocols/homeassistant-mqtt.md §3 lists the pitfalls this
+// MqttLink over Paho MQTT C++ 1.2 (docs/protocols/homeassistant-mqtt.md §3 lists the pitfalls this
 // file works around): callbacks only post onto the io_context; no persistence; the will is
 // built from a std::string so its whole payload is sent (paho.mqtt.cpp#378); reconnection is
 // ours (1 s doubling to 5 s) because the initial connect is not retried by Paho (paho.mqtt.c#1288);
@@ -71,7 +71,7 @@ class PahoLink final : public MqttLink, private mqtt::iaction_listener {
   void start(Handlers handlers) override {
     handlers_ = std::move(handlers);
     std::weak_ptr<bool> alive = alive_;
-    // Paho threads: copy what arrived and post it; never block, never throw (homeassistant-mqtt.md §3.1-3.2).
+    // Paho threads: copy what arrived and post it; never block, never throw (docs/protocols/homeassistant-mqtt.md §3.1-3.2).
     client_->set_connected_handler([this, alive](const std::string&) {
       asio::post(io_, [this, alive] {
         if (alive.lock() && *alive.lock()) on_connected();

@@ -1,4 +1,4 @@
-// Topic names of PRODUCT.md "MQTT" (pure).
+// Topic names of docs/mqtt.md "Topics" (pure).
 #pragma once
 
 #include <optional>

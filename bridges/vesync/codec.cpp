@@ -1,17 +1,13 @@
+// Decoding the outlets' messages (codec.h); §N: docs/protocols/vesync.md.
 #include "bridges/vesync/codec.h"
 
-#include <charconv>
-#include <cstdio>
-
+#include "core/hex.h"
 #include "core/json_limits.h"
 
 namespace lc::vesync {
 
 namespace {
 
-constexpr auto kDump = nlohmann::detail::error_handler_t::replace;
-
-std::string dump(const Members& value) { return value.dump(-1, ' ', true, kDump); }
 
 // Reads members out of a parsed object; each take_* removes the member it reads, so what
 // is left at the end is the message's unknown members.
@@ -57,7 +53,7 @@ class Reader {
   std::optional<uint64_t> hex(const char* key, bool required = false) {
     auto text = string(key, required);
     if (!text) return std::nullopt;
-    auto value = parse_hex(*text);
+    auto value = number_from_hex(*text);
     if (!value) fail(DecodeError::bad_field, key, "must be hex digits");
     return value;
   }
@@ -214,171 +210,12 @@ Decoded decode_with_uri(const std::string& uri, Members& object) {
   return finish(r, std::move(m), object);
 }
 
-void put_time(Members& out, const TimeFields& t) {
-  out["wd"] = t.wd;
-  out["year"] = t.year;
-  out["month"] = t.month;
-  out["day"] = t.day;
-  out["ms"] = t.ms;
-}
-
-template <class T> void put(Members& out, const char* key, const std::optional<T>& value) {
-  if (value) out[key] = *value;
-}
-void put(Members& out, const char* key, const std::optional<Relay>& value) {
-  if (value) out[key] = relay_text(*value);
-}
-
-std::string hex_text(uint64_t value) {
-  char buf[17];
-  auto result = std::to_chars(buf, buf + sizeof buf, value, 16);
-  return std::string(buf, result.ptr);
-}
-
-void append_extra(Members& out, const Members& extra) {
-  if (!extra.is_object()) return;
-  for (const auto& [key, value] : extra.items()) {
-    if (!out.contains(key)) out[key] = value;
-  }
-}
-
-struct ToMembers {
-  Members out = Members::object();
-
-  void operator()(const Login& m) {
-    put(out, "account", m.account);
-    out["id"] = m.id;
-    put(out, "deviceName", m.device_name);
-    put(out, "deviceVersion", m.device_version);
-    put(out, "deviceVersionCode", m.device_version_code);
-    put(out, "type", m.type);
-    put(out, "apptype", m.apptype);
-    put(out, "firmName", m.firm_name);
-    put(out, "firmVersion", m.firm_version);
-    put(out, "firmVersionCode", m.firm_version_code);
-    put(out, "key", m.key);
-    put(out, "relay", m.relay);
-    append_extra(out, m.extra);
-  }
-  void operator()(const LoginReply& m) {
-    out["uri"] = "/loginReply";
-    out["error"] = m.error;
-    put_time(out, m.time);
-    out["hh"] = m.hh;
-    out["hl"] = m.hl;
-    out["lh"] = m.lh;
-    out["ll"] = m.ll;
-    append_extra(out, m.extra);
-  }
-  void operator()(const KeepAlive& m) {
-    out["uri"] = "/ka";
-    put(out, "rssi", m.rssi);
-    append_extra(out, m.extra);
-  }
-  void operator()(const KeepAliveReply& m) {
-    out["uri"] = "/kr";
-    put(out, "error", m.error);
-    if (m.time) put_time(out, *m.time);
-    append_extra(out, m.extra);
-  }
-  void operator()(const Report& m) {
-    out["uri"] = "/report";
-    out["e"] = hex_text(m.energy_ws);
-    out["t"] = hex_text(m.seconds);
-    append_extra(out, m.extra);
-  }
-  void operator()(const RelayCommand& m) {
-    put(out, "cid", m.cid);
-    out["uri"] = "/relay";
-    out["action"] = relay_text(m.action);
-    append_extra(out, m.extra);
-  }
-  void operator()(const GetRuntime& m) {
-    put(out, "cid", m.cid);
-    out["uri"] = "/getRuntime";
-    append_extra(out, m.extra);
-  }
-  void operator()(const RuntimeInfo& m) {
-    out["uri"] = "/runtimeInfo";
-    put(out, "relay", m.relay);
-    put(out, "meastate", m.meastate);
-    put(out, "power", m.power);
-    put(out, "voltage", m.voltage);
-    put(out, "current", m.current);
-    append_extra(out, m.extra);
-  }
-  void operator()(const StateReport& m) {
-    out["uri"] = "/state";
-    out["relay"] = relay_text(m.relay);
-    append_extra(out, m.extra);
-  }
-  void operator()(const SetCtlFlags& m) {
-    out["uri"] = "/setCtlFlags";
-    put(out, "flag", m.flag);
-    put(out, "set", m.set);
-    append_extra(out, m.extra);
-  }
-  void operator()(const EvTimer& m) {
-    out["uri"] = "/evtimer";
-    put(out, "aname", m.aname);
-    put(out, "relay", m.relay);
-    put(out, "id", m.timer_id);
-    append_extra(out, m.extra);
-  }
-  void operator()(const Trigger& m) {
-    out["uri"] = "/trigger";
-    put(out, "type", m.type);
-    append_extra(out, m.extra);
-  }
-  void operator()(const Timer& m) {
-    out["uri"] = "/timer";
-    put(out, "action", m.action);
-    put(out, "error", m.error);
-    append_extra(out, m.extra);
-  }
-  void operator()(const Upgrade& m) {
-    out["uri"] = "/upgrade";
-    put(out, "url", m.url);
-    put(out, "newVersion", m.new_version);
-    append_extra(out, m.extra);
-  }
-  void operator()(const OtherMessage& m) {
-    out["uri"] = m.uri;
-    append_extra(out, m.extra);
-  }
-};
-
-Members to_members(const Message& message) {
-  ToMembers visitor;
-  std::visit(visitor, message);
-  return std::move(visitor.out);
-}
-
-bool is_hex_digit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 }  // namespace
-
-std::string_view relay_text(Relay relay) { return relay == Relay::open ? "open" : "break"; }
 
 std::optional<Relay> parse_relay(std::string_view text) {
   if (text == "open") return Relay::open;
   if (text == "break") return Relay::break_;
   return std::nullopt;
-}
-
-TimeFields utc_time_fields(std::chrono::system_clock::time_point now) {
-  using namespace std::chrono;
-  const auto day_start = floor<days>(now);
-  const year_month_day date{day_start};
-  TimeFields t;
-  t.year = int(date.year());
-  t.month = int(unsigned(date.month()));
-  t.day = int(unsigned(date.day()));
-  t.wd = int(weekday{day_start}.c_encoding());
-  t.ms = duration_cast<milliseconds>(now - day_start).count();
-  return t;
 }
 
 std::string message_uri(const Message& message) {
@@ -431,50 +268,24 @@ Decoded decode(std::string_view text) {
   return decode_with_uri(name, object);
 }
 
-std::string encode(const Message& message) { return dump(to_members(message)); }
-
-std::string encode_pretty(const Message& message) {
-  Members members = to_members(message);
-  std::string out = "{\n";
-  bool first = true;
-  for (const auto& [key, value] : members.items()) {
-    if (!first) out += ",\n";
-    first = false;
-    out += dump(Members(key));
-    out += ':';
-    out += dump(value);
+std::optional<ScannedKeepAlive> scan_keepalive(std::string_view text) {
+  constexpr std::string_view kBare = R"({"uri":"/ka"})";
+  constexpr std::string_view kWithRssi = R"({"uri":"/ka","rssi":)";
+  if (text == kBare) return ScannedKeepAlive{};
+  if (text.size() < kWithRssi.size() + 2 || text.substr(0, kWithRssi.size()) != kWithRssi || text.back() != '}')
+    return std::nullopt;
+  std::string_view number = text.substr(kWithRssi.size(), text.size() - kWithRssi.size() - 1);
+  const bool negative = number.front() == '-';
+  if (negative) number.remove_prefix(1);
+  // A plain JSON integer of at most 9 digits; "-0", a leading zero and the rest go to decode().
+  if (number.empty() || number.size() > 9 || (number.front() == '0' && (negative || number.size() > 1)))
+    return std::nullopt;
+  int64_t value = 0;
+  for (char c : number) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
   }
-  out += "\n}";
-  return out;
-}
-
-std::string encode_login_reply(const TimeFields& t) {
-  char buf[192];
-  int n = std::snprintf(buf, sizeof buf,
-                        "{\"uri\":\"/loginReply\",\"error\":0,\"wd\":%d,\"year\":%d,\"month\":%d,"
-                        "\"day\":%d,\"ms\":%lld,\"hh\":0,\"hl\":0,\"lh\":0,\"ll\":0}",
-                        t.wd, t.year, t.month, t.day, static_cast<long long>(t.ms));
-  return std::string(buf, n > 0 && n < int(sizeof buf) ? size_t(n) : 0);
-}
-
-std::string encode_keepalive_reply(const TimeFields& t) {
-  char buf[160];
-  int n = std::snprintf(buf, sizeof buf,
-                        "{\"uri\":\"/kr\",\"error\":0,\"wd\":%d,\"year\":%d,\"month\":%d,"
-                        "\"day\":%d,\"ms\":%lld}",
-                        t.wd, t.year, t.month, t.day, static_cast<long long>(t.ms));
-  return std::string(buf, n > 0 && n < int(sizeof buf) ? size_t(n) : 0);
-}
-
-std::optional<uint64_t> parse_hex(std::string_view text) {
-  if (text.empty() || text.size() > 16) return std::nullopt;
-  uint64_t value = 0;
-  for (char c : text) {
-    if (!is_hex_digit(c)) return std::nullopt;
-  }
-  auto result = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-  if (result.ec != std::errc() || result.ptr != text.data() + text.size()) return std::nullopt;
-  return value;
+  return ScannedKeepAlive{negative ? -value : value};
 }
 
 std::optional<RawPair> parse_pair(std::string_view text) {
@@ -482,7 +293,7 @@ std::optional<RawPair> parse_pair(std::string_view text) {
   if (colon == std::string_view::npos) return std::nullopt;
   auto a = text.substr(0, colon), b = text.substr(colon + 1);
   if (a.size() > 8 || b.size() > 8) return std::nullopt;
-  auto va = parse_hex(a), vb = parse_hex(b);
+  auto va = number_from_hex(a), vb = number_from_hex(b);
   if (!va || !vb) return std::nullopt;
   return RawPair{uint32_t(*va), uint32_t(*vb)};
 }
@@ -532,12 +343,4 @@ std::optional<std::string> decode_provisioning_frame(std::string_view bytes) {
   if (rest.size() != length && !(rest.size() == length + 1 && rest.back() == '\0')) return std::nullopt;
   return std::string(rest.substr(0, length));
 }
-
-std::optional<std::string> encode_provisioning_frame(std::string_view json) {
-  if (json.size() > 255) return std::nullopt;
-  std::string out(1, char(static_cast<unsigned char>(json.size())));
-  out.append(json);
-  return out;
-}
-
 }  // namespace lc::vesync

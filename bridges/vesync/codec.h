@@ -1,7 +1,7 @@
 // VeSync outlet websocket messages: JSON text <-> typed messages (pure: no sockets, clocks,
-// logging). Protocol facts: protocols/vesync.md.
+// logging). Protocol facts: docs/protocols/vesync.md. Decoding in codec.cpp, encoding in encode.cpp.
 //
-// Data layout (protocols/vesync.md §2.2, §2.4, §3.2, §4, §5)
+// Data layout (docs/protocols/vesync.md §2.2, §2.4, §3.2, §4, §5)
 //
 //   Transport   one JSON object per websocket frame on ws://server2.vesync.com:17273/gnws.
 //               text frame   = plaintext JSON (firmware 1.x)
@@ -173,6 +173,15 @@ struct Decoded {
 // layout, compact JSON and escaped slashes.
 Decoded decode(std::string_view text);
 
+// The keepalive exactly as the outlet writes it (compact, §3.2, §4.3): {"uri":"/ka","rssi":N}
+// or {"uri":"/ka"}, recognised without building a JSON value (the hot path). Anything else,
+// other spellings of a keepalive included, is nullopt and goes to decode(); what this accepts,
+// decode() decodes to a KeepAlive with the same rssi and nothing else.
+struct ScannedKeepAlive {
+  std::optional<int64_t> rssi;
+};
+std::optional<ScannedKeepAlive> scan_keepalive(std::string_view text);
+
 // Compact ASCII JSON. Member order follows the cloud's (captures, vesync-wsproxy), then the
 // kept unknown members in key order.
 std::string encode(const Message& message);
@@ -198,9 +207,6 @@ std::optional<RawPair> parse_pair(std::string_view text);
 double decode_half(uint32_t v, PowerDecoding decoding);
 // The value published for a pair: the first half (app, q12), or (a + b) / 8192 (mean).
 double decode_pair(const RawPair& pair, PowerDecoding decoding);
-
-// Lower-case (or upper-case) hex without 0x, 1..16 digits; nullopt otherwise.
-std::optional<uint64_t> parse_hex(std::string_view text);
 
 // Device id as a DeviceInfo::id: lower-case; nullopt unless 1..64 of [A-Za-z0-9-].
 std::optional<std::string> normalise_id(std::string_view id);

@@ -1,4 +1,4 @@
-// The encrypted firmware's frames (protocols/vesync.md §2.4): AES-128-CBC with the fixed
+// The encrypted firmware's frames (docs/protocols/vesync.md §2.4): AES-128-CBC with the fixed
 // key "llwantaeskey1.01" and IV "llwantaesivv1.01", the IV reset for every message;
 // plaintext = JSON + 16 - (len % 16) zero bytes (1..16, a whole block when aligned),
 // encrypted without further padding; after decrypting, the JSON ends at the first NUL.

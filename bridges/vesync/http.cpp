@@ -76,33 +76,6 @@ bool has_token(std::string_view list, std::string_view token) {
   return false;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += char(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -119,12 +92,6 @@ const std::string* Response::header(std::string_view name) const { return find_h
 std::string_view Request::path() const {
   std::string_view t = target;
   return t.substr(0, t.find('?'));
-}
-
-std::string_view Request::query() const {
-  std::string_view t = target;
-  auto q = t.find('?');
-  return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
 }
 
 std::size_t head_size(std::string_view buffer) {
@@ -159,7 +126,6 @@ std::optional<Request> parse_request(std::string_view head) {
   Request request;
   request.method = std::string(method);
   request.target = std::string(target);
-  request.minor_version = version[7] - '0';
   if (!parse_headers(lines, request.headers)) return std::nullopt;
   return request;
 }
@@ -203,36 +169,12 @@ std::string websocket_accept(std::string_view key) {
   return std::string(reinterpret_cast<const char*>(encoded), size_t(n));
 }
 
-std::optional<std::string> query_param(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    auto decoded_key = percent_decode(key);
-    if (decoded_key && *decoded_key == name) return percent_decode(value);
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
-
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
     case 400: return "Bad Request";
-    case 401: return "Unauthorized";
     case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
     case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    default: return "Error";
   }
 }
 

@@ -1,6 +1,6 @@
 // A bounded HTTP/1.x head parser (pure) for the websocket upgrade the outlets send
-// (protocols/vesync.md §2.2), the service API and the websocket client, and the helpers
-// around it.
+// (docs/protocols/vesync.md §2.2) and for the upgrade response the websocket client reads, and
+// the helpers around it. (The service API runs on core/http_server.h.)
 //
 // The outlet's request, as captured (travissinnott/outlet README):
 //   GET /gnws HTTP/1.1\r\n
@@ -31,13 +31,11 @@ struct Header {
 struct Request {
   std::string method;
   std::string target;  // as sent: path and query
-  int minor_version = 1;  // HTTP/1.<minor>
   std::vector<Header> headers;
 
   // The first header of that name (case-insensitive), or nullptr.
   const std::string* header(std::string_view name) const;
-  std::string_view path() const;   // target up to '?'
-  std::string_view query() const;  // after '?', or empty
+  std::string_view path() const;  // target up to '?'
 };
 
 struct Response {
@@ -60,11 +58,7 @@ bool is_websocket_upgrade(const Request& request);
 // Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2).
 std::string websocket_accept(std::string_view key);
 
-// The first value of a query parameter, percent-decoded ('+' = space); nullopt when absent
-// or badly encoded.
-std::optional<std::string> query_param(std::string_view query, std::string_view name);
-
-// A complete response with Content-Length and "Connection: close".
+// A complete response with Content-Length and "Connection: close" (the server's refusals).
 std::string response(int status, std::string_view content_type, std::string_view body);
 std::string_view reason_phrase(int status);
 

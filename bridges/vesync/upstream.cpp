@@ -1,3 +1,4 @@
+// The validating upstream proxy (upstream.h); §N: docs/protocols/vesync.md.
 #include "bridges/vesync/upstream.h"
 
 #include <array>

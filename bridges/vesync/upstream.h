@@ -1,6 +1,6 @@
 // The optional upstream proxy (vesync.upstream): per device connection one websocket to the
 // real cloud, so the vendor app keeps working, with per-URI whitelists both ways
-// (protocols/vesync.md §7, §10 items 11-14). Unlike vesync-wsproxy the device is always
+// (docs/protocols/vesync.md §7, §10 items 11-14). Unlike vesync-wsproxy the device is always
 // served locally (login reply, /kr): the upstream only ever sees copies, and its failures
 // never touch the device's session.
 #pragma once
@@ -17,7 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bridges/vesync/codec.h"
-#include "bridges/vesync/transport.h"
+#include "bridges/vesync/ws_client.h"
 #include "core/log.h"
 
 namespace lc::vesync {

@@ -89,7 +89,7 @@ def main():
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} lines: a vendor belongs in its own folder (docs/adding-a-vendor.md)")
+        print(f"{len(problems)} lines: a vendor belongs in its own folder (docs/architecture.md, \"Adding a vendor\")")
     return 1 if problems else 0
 
 

@@ -1,6 +1,7 @@
 // libFuzzer target: every MQTT message the Hub can receive, end to end through HubService
 // (topic classification, retained handling, <key>/set JSON and /set/<property> plain values,
-// <key>/get, bridge/request/remove and other requests, Home Assistant's status topic), with
+// <key>/get, bridge/request/remove, device/rename, permit_join, options and other requests,
+// Home Assistant's status topic), with
 // a fake MQTT link and a fake bridge holding three devices (a switch, a select, a number and a
 // hidden raw property). Input: one flags byte (bit 0 retained, bit 1 the bridge fails the
 // command, bit 2 the payload is expanded, bit 3 a device "late" registers after the message,
@@ -150,6 +151,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   w.link.handlers.message(topic, payload, (data[0] & 1) != 0);
   w.io.poll();
   w.io.restart();
+  // An options request may have turned debug logging or the trace on: back to quiet, so that
+  // the next inputs run at speed.
+  if (topic.find("options") != std::string::npos || log_settings::level() != Level::error || log_settings::trace()) {
+    w.hub->request("options", {{"options", {{"log", {{"level", "error"}, {"trace", false}, {"mqtt", "warn"}}}}}});
+    w.io.poll();
+    w.io.restart();
+  }
   if ((data[0] & 8) != 0) {
     w.port->device_seen(device("late", "", true));
     w.io.poll();

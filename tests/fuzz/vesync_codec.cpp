@@ -1,7 +1,8 @@
 // libFuzzer target for the vesync codec: the first byte picks the path.
 //   0: a text frame (plaintext JSON)      1: a binary frame (AES, then JSON)
 //   2: an HTTP request/response head       3: a client-side websocket frame, a "HEX:HEX" pair
-// A decoded message must re-encode to JSON that decodes to the same message.
+// A decoded message must re-encode to JSON that decodes to the same message, and the
+// keepalive scan of the hot path must agree with the decoder.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,12 +12,19 @@
 #include "bridges/vesync/crypto.h"
 #include "bridges/vesync/http.h"
 #include "bridges/vesync/ws_frame.h"
+#include "core/http_server.h"
 
 using namespace lc::vesync;
 
 namespace {
 
 void check_round_trip(std::string_view text) {
+  // What the keepalive scan accepts, the decoder decodes to the same keepalive.
+  if (auto scanned = scan_keepalive(text)) {
+    Decoded full = decode(text);
+    const auto* keepalive = full.ok() ? std::get_if<KeepAlive>(&*full.message) : nullptr;
+    if (!keepalive || keepalive->rssi != scanned->rssi || !keepalive->extra.empty()) std::abort();
+  }
   Decoded first = decode(text);
   if (!first.ok()) return;
   const std::string compact = encode(*first.message);
@@ -52,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: {
       if (auto request = http::parse_request(input)) {
         (void)http::is_websocket_upgrade(*request);
-        (void)http::query_param(request->query(), "name");
+        (void)lc::query_parameter(request->target, "name");
         if (const auto* key = request->header("Sec-WebSocket-Key")) (void)http::websocket_accept(*key);
       }
       (void)http::parse_response(input);

@@ -10,7 +10,8 @@
 //   {"op":"command","id":"dev1","property":"power","value":"OFF"}; a read as {"op":"read",...};
 //   a device the Hub admitted after its register was answered "admitted": false as
 //   {"op":"admitted","id":"u2"}.
-// Policy from the environment: LOCALCLOUD_FAKE_OFFLINE_AFTER_MS (3000), LOCALCLOUD_FAKE_MAX_UNKNOWN (3).
+// Policy from the environment: LOCALCLOUD_FAKE_OFFLINE_AFTER_MS (3000), LOCALCLOUD_FAKE_MAX_UNKNOWN (3),
+// LOCALCLOUD_FAKE_ACCEPT_UNKNOWN (true; "false" refuses unknown devices outside permit_join).
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
@@ -48,6 +49,8 @@ class FakeBridge final : public Bridge {
     policy.offline_after = std::chrono::milliseconds(offline ? std::atoi(offline) : 3000);
     const char* max_unknown = std::getenv("LOCALCLOUD_FAKE_MAX_UNKNOWN");
     policy.max_unknown = max_unknown ? std::atoi(max_unknown) : 3;
+    const char* accept_unknown = std::getenv("LOCALCLOUD_FAKE_ACCEPT_UNKNOWN");
+    policy.accept_unknown = !accept_unknown || std::string_view(accept_unknown) != "false";
     return policy;
   }
 

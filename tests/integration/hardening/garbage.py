@@ -28,7 +28,7 @@ def crafted_datagrams():
     out.append(b"\x21\x31\x00\x40" + bytes(4) + os.urandom(56))  # did 0, random "encrypted" body
     out.append(b"\x21\x31\x00\x30" + b"\x01\x02\x03\x04" + os.urandom(40))  # random checksum for a known did
     out.append(os.urandom(9000))                                 # beyond the 4096-byte buffers
-    # Timeguard-like frames (protocols/timeguard.md §2): start bytes, random type and length.
+    # Timeguard-like frames (docs/protocols/timeguard.md §2): start bytes, random type and length.
     for length in (0, 1, 7, 30, 255):
         out.append(b"\xfa\xd4" + os.urandom(2) + bytes([length]) + os.urandom(max(0, length - 3)))
     out.append(b"\xfa\xd4" + os.urandom(200))

@@ -139,7 +139,7 @@ TEST_CASE("a present section enables its bridge unless enabled: false") {
   CHECK_FALSE(timeguard(result.config).enabled);
 }
 
-TEST_CASE("the full schema of PRODUCT.md loads into the structs") {
+TEST_CASE("the full schema of docs/config.md loads into the structs") {
   auto result = load(R"(mqtt:
   url: mqtts://broker.lan:8883
   username: ha

@@ -89,6 +89,19 @@ TEST_CASE("requests with bodies, headers, keep-alive and answers that come later
   CHECK(answer.find("HTTP/1.1 413") == 0);
 }
 
+TEST_CASE("keep_alive false: one request per connection, closed after the answer") {
+  Served served({.name = "test", .keep_alive = false}, [&](const HttpRequest&, HttpReply reply) {
+    reply.send({200, "text/plain", "one"});
+  });
+  asio::io_context client;
+  auto socket = connect(client, served.port);
+  // An HTTP/1.1 request that would keep the connection: answered, then the server closes.
+  const auto answer = round_trip(socket, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(answer.find("HTTP/1.1 200") == 0);
+  CHECK(answer.find("Connection: close") != std::string::npos);
+  CHECK(answer.substr(answer.size() - 3) == "one");
+}
+
 TEST_CASE("a stream: events as they come; a reader that stops reading is dropped") {
   std::shared_ptr<HttpStream> stream;
   std::atomic<int> closed{0};

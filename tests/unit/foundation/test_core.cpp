@@ -87,6 +87,16 @@ TEST_CASE("the durable store writes atomically and reports when durable") {
     REQUIRE(::stat((dir / "energy.json").c_str(), &info) == 0);
     CHECK((info.st_mode & 0777) == 0600);
     CHECK_FALSE(std::filesystem::exists(dir / ".energy.json.tmp"));
+
+    // The records whose name starts with a prefix: regular files with valid names only.
+    store.store("energy-b", "2");
+    store.store("energy-a", "1");
+    store.flush();
+    std::filesystem::create_directories(dir / "energy-dir");
+    { std::ofstream(dir / "energy-UPPER") << "x"; }
+    CHECK(store.list("energy-") == std::vector<std::string>{"energy-a", "energy-b"});
+    CHECK(store.list("energy").size() == 3);  // energy.json too
+    CHECK(store.list("nothing-").empty());
   }
   std::filesystem::remove_all(dir);
 }

@@ -94,7 +94,7 @@ TEST_CASE("incoming topics are classified") {
     CHECK_MESSAGE(!topics::classify("lc", other), other);
 }
 
-TEST_CASE("discovery payloads follow PRODUCT.md") {
+TEST_CASE("discovery payloads follow docs/mqtt.md") {
   DeviceInfo device{.id = "01020304", .name = "strip", .configured = true, .manufacturer = "Xiaomi",
                     .model = "qmi.powerstrip.v1", .firmware = "3.4.2_71"};
   device.properties = {
@@ -126,6 +126,9 @@ TEST_CASE("discovery payloads follow PRODUCT.md") {
   CHECK(power["value_template"] == "{{ value_json.power }}");
   CHECK(power["command_topic"] == "lc/strip/set/power");
   CHECK(power["default_entity_id"] == "switch.strip_power");
+  CHECK_FALSE(power.contains("object_id"));  // gone from Home Assistant in 2026.4
+  CHECK(power["device"]["via_device"] == "localcloud_bridge_localcloud");
+  CHECK_FALSE(power["device"].contains("configuration_url"));
   const json load = json::parse(messages[1].payload);
   CHECK(messages[1].topic == "homeassistant/sensor/localcloud_miio_01020304/load_power/config");
   CHECK(load["name"] == "Load power");
@@ -139,4 +142,30 @@ TEST_CASE("discovery payloads follow PRODUCT.md") {
   const json relay = json::parse(messages[5].payload);
   CHECK(relay["json_attributes_topic"] == "lc/strip/attributes");
   CHECK(messages[5].topic == "homeassistant/binary_sensor/localcloud_miio_01020304/relay/config");
+}
+
+TEST_CASE("default_entity_id is a valid Home Assistant entity id") {
+  CHECK(discovery::entity_slug("Kitchen-Plug_power") == "kitchen_plug_power");
+  CHECK(discovery::entity_slug("vesync_443c878f-f675-4c90-98e8-2f4566914d39_energy") ==
+        "vesync_443c878f_f675_4c90_98e8_2f4566914d39_energy");
+  CHECK(discovery::entity_slug("__a--b__") == "a_b");
+  CHECK(discovery::entity_slug("a.b:c(d)") == "a_b_c_d");
+  CHECK(discovery::entity_slug("---") == "device");
+  CHECK(discovery::default_entity_id(Component::switch_, "Kitchen-Plug", "power") == "switch.kitchen_plug_power");
+  CHECK(discovery::default_entity_id(Component::binary_sensor, "timeguard_1234abcd", "load_detected") ==
+        "binary_sensor.timeguard_1234abcd_load_detected");
+  DeviceInfo device{.id = "443c878f-f675", .name = "", .configured = false, .manufacturer = "Etekcity"};
+  device.properties = {{.key = "energy", .component = Component::sensor, .device_class = "energy", .unit = "kWh",
+                        .state_class = "total_increasing"},
+                       {.key = "rssi", .component = Component::sensor, .diagnostic = true,
+                        .enabled_by_default = false, .device_class = "signal_strength", .unit = "dBm"}};
+  discovery::Options options{.prefix = "homeassistant", .base = "lc", .version = "0.1.0", .client_id = "localcloud",
+                             .configuration_url = "http://10.0.0.2:8080"};
+  const auto messages = discovery::build(options, "vesync", device, "vesync_443c878f-f675");
+  REQUIRE(messages.size() == 2);
+  const json energy = json::parse(messages[0].payload);
+  CHECK(energy["default_entity_id"] == "sensor.vesync_443c878f_f675_energy");
+  CHECK(energy["device"]["configuration_url"] == "http://10.0.0.2:8080");
+  CHECK_FALSE(energy.contains("enabled_by_default"));
+  CHECK(json::parse(messages[1].payload)["enabled_by_default"] == false);
 }

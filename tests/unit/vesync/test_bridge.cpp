@@ -16,6 +16,8 @@
 #include "bridges/vesync/bridge.h"
 #include "bridges/vesync/crypto.h"
 #include "bridges/vesync/transport.h"
+#include "bridges/vesync/ws_client.h"
+#include "bridges/vesync/ws_server.h"
 #include "bridges/vesync/ws_frame.h"
 #include "core/durable_store.h"
 #include "tests/support/fake_hub.h"
@@ -99,10 +101,20 @@ http::Request upgrade_request() {
   return *request;
 }
 
+// The fake Hub, keeping the description of each device it did not register (what the real
+// Hub keeps while a device waits for its turn).
+struct WaitingHub : test::FakeHub {
+  std::map<std::string, DeviceInfo> waiting;
+  bool device_seen(const DeviceInfo& info) override {
+    if (!admit && !info.configured) waiting[info.id] = info;
+    return FakeHub::device_seen(info);
+  }
+};
+
 struct Fixture {
   asio::io_context io;
   Settings settings;
-  test::FakeHub hub;
+  WaitingHub hub;
   Metrics metrics;
   std::filesystem::path dir;
   std::unique_ptr<DurableStore> store;
@@ -147,7 +159,7 @@ struct Fixture {
 
   void restart() {
     stop();
-    hub = test::FakeHub{};
+    hub = WaitingHub{};
     start();
   }
 
@@ -249,6 +261,7 @@ TEST_CASE("login: answered at once with UTC time, device registered, state from 
   CHECK(props.at("energy").state_class == "total_increasing");
   CHECK(props.at("rssi").unit == "dBm");
   CHECK(props.at("rssi").diagnostic);
+  CHECK_FALSE(props.at("rssi").enabled_by_default);  // it changes with every keepalive
 }
 
 TEST_CASE("keepalive: /kr with the time for every /ka; rssi; nothing for /report, /state, /runtimeInfo") {
@@ -271,6 +284,25 @@ TEST_CASE("keepalive: /kr with the time for every /ka; rssi; nothing for /report
   link->frame(R"({"uri":"/evtimer","aname":"b","relay":"open","id":1})");
   CHECK(link->sent.size() == before);
   CHECK(f.state("power") == "ON");  // from the /evtimer
+}
+
+TEST_CASE("hot path: a keepalive that changed nothing reports nothing; heard() at most once a second") {
+  Fixture f;
+  f.start();
+  auto link = f.connect();
+  link->frame(R"({"uri":"/ka","rssi":-39})");
+  REQUIRE(f.state("rssi") == -39);
+  const int heard = f.hub.heard_count[kId];
+  f.hub.state.clear();
+  for (int i = 0; i < 100; ++i) link->frame(R"({"uri":"/ka","rssi":-39})");
+  CHECK(link->count_uri("/kr") == 101);  // every one answered
+  CHECK(f.hub.state.empty());             // nothing changed: nothing reported
+  CHECK(f.hub.heard_count[kId] == heard);  // all within a second of the first
+  link->frame(R"({"uri":"/ka","rssi":-41})");
+  CHECK(f.state("rssi") == -41);
+  f.settle(1100ms);
+  link->frame(R"({"uri":"/ka","rssi":-41})");
+  CHECK(f.hub.heard_count[kId] == heard + 1);
 }
 
 TEST_CASE("measurements: first half published, both halves in attributes, NaN, spikes") {
@@ -371,9 +403,9 @@ TEST_CASE("commands: /relay with cid, acknowledged by /runtimeInfo, then a /getR
   CHECK(f.state("voltage") == doctest::Approx(121.402));  // the ack's 0:0 is not a reading
   CHECK(link->count_uri("/getRuntime") == polls + 1);
 
-  // TOGGLE from OFF is ON; a /state may acknowledge too.
+  // ON (the Hub resolves TOGGLE: the bridge gets ON or OFF); a /state may acknowledge too.
   result.reset();
-  f.bridge->command(kId, "power", "TOGGLE", [&](std::string error) { result = error; });
+  f.bridge->command(kId, "power", "ON", [&](std::string error) { result = error; });
   CHECK(link->json(-1)["action"] == "open");
   link->frame(R"({"uri":"/state","relay":"open"})");
   REQUIRE(result);
@@ -386,9 +418,12 @@ TEST_CASE("commands: /relay with cid, acknowledged by /runtimeInfo, then a /getR
   REQUIRE(f.run_until([&] { return result.has_value(); }));
   CHECK(result->find("no acknowledgement") != std::string::npos);
 
-  // Bad requests fail at once.
+  // Bad requests fail at once; TOGGLE never reaches the bridge, which refuses it too.
   result.reset();
   f.bridge->command(kId, "energy", 1, [&](std::string error) { result = error; });
+  CHECK((result && !result->empty()));
+  result.reset();
+  f.bridge->command(kId, "power", "TOGGLE", [&](std::string error) { result = error; });
   CHECK((result && !result->empty()));
   result.reset();
   f.bridge->command("nope", "power", "ON", [&](std::string error) { result = error; });
@@ -515,16 +550,22 @@ TEST_CASE("unknown devices: registered as such, or served without registration")
   link->frame(R"({"uri":"/ka","rssi":-39})");
   CHECK(link->count_uri("/kr") == 1);
   CHECK(f.hub.state.empty());
-  // Admitted on a later keepalive (tried at most once a second).
+  // Keepalives do not ask again: the Hub admits a waiting device in its turn.
   f.hub.admit = true;
   link->frame(R"({"uri":"/ka","rssi":-40})");
   CHECK(f.hub.devices.empty());
   f.settle(1100ms);
   link->frame(R"({"uri":"/ka","rssi":-40})");
+  CHECK(f.hub.devices.empty());
+  // Its turn: the Hub registers it as the bridge described it and calls admitted().
+  REQUIRE(f.hub.waiting.count(kId) == 1);
+  f.hub.devices[kId] = f.hub.waiting.at(kId);
+  f.bridge->admitted(kId);
   REQUIRE(f.hub.devices.count(kId) == 1);
   CHECK_FALSE(f.hub.devices.at(kId).configured);
-  CHECK(f.state("rssi") == -40);
   CHECK(f.state("power") == "ON");
+  link->frame(R"({"uri":"/ka","rssi":-40})");
+  CHECK(f.state("rssi") == -40);
 }
 
 TEST_CASE("Beast server: the outlet's exact upgrade request, login over a real socket, 404") {

@@ -1,5 +1,5 @@
 // The vesync codec, crypto, HTTP head parser and client frames against
-// tests/vectors/vesync.json (protocols/vesync.md §11) and hand-made bad input.
+// tests/vectors/vesync.json (docs/protocols/vesync.md §11) and hand-made bad input.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -12,8 +12,11 @@
 #include "bridges/vesync/http.h"
 #include "bridges/vesync/upstream.h"
 #include "bridges/vesync/ws_frame.h"
+#include "core/hex.h"
+#include "core/http_server.h"
 
 using namespace lc::vesync;
+using lc::query_parameter;
 using nlohmann::json;
 
 namespace {
@@ -61,7 +64,7 @@ Message decoded(std::string_view text) {
 }  // namespace
 
 TEST_CASE("every websocket vector classifies as its meaning says") {
-  // name -> message_uri(): the classification of protocols/vesync.md §3.2 / §4.13.
+  // name -> message_uri(): the classification of docs/protocols/vesync.md §3.2 / §4.13.
   const std::map<std::string, std::string> expected = {
       {"login_fw1_89", "login"},
       {"login_fw1_89_email_account", "login"},
@@ -248,9 +251,35 @@ TEST_CASE("HEX:HEX decodings on the documented samples (§5)") {
   CHECK_FALSE(parse_pair("123456789:1"));
   CHECK_FALSE(parse_pair(":1"));
   CHECK_FALSE(parse_pair("-1:1"));
-  CHECK(parse_hex("af5") == 2805);
-  CHECK_FALSE(parse_hex("0x1f"));
-  CHECK_FALSE(parse_hex("12345678901234567"));
+  CHECK(lc::number_from_hex("af5") == 2805);
+  CHECK_FALSE(lc::number_from_hex("0x1f"));
+  CHECK_FALSE(lc::number_from_hex("12345678901234567"));
+}
+
+TEST_CASE("scan_keepalive: the outlet's own keepalive without a JSON value, as decode() reads it") {
+  for (const std::string text : {R"({"uri":"/ka","rssi":-39})", R"({"uri":"/ka","rssi":0})",
+                                 R"({"uri":"/ka","rssi":7})", R"({"uri":"/ka"})"}) {
+    CAPTURE(text);
+    const auto scanned = scan_keepalive(text);
+    REQUIRE(scanned);
+    const Decoded decoded = decode(text);
+    REQUIRE(decoded.ok());
+    const auto* keepalive = std::get_if<KeepAlive>(&*decoded.message);
+    REQUIRE(keepalive);
+    CHECK(keepalive->rssi == scanned->rssi);
+    CHECK(keepalive->extra.empty());
+  }
+  CHECK(scan_keepalive(R"({"uri":"/ka","rssi":-39})")->rssi == -39);
+  CHECK_FALSE(scan_keepalive(R"({"uri":"/ka"})")->rssi);
+  // Every other spelling is left to decode().
+  for (const std::string text :
+       {R"({"uri": "/ka","rssi":-39})", R"({"rssi":-39,"uri":"/ka"})", R"({"uri":"/ka","rssi":-39,"x":1})",
+        R"({"uri":"/ka","rssi":-0})", R"({"uri":"/ka","rssi":05})", R"({"uri":"/ka","rssi":-})",
+        R"({"uri":"/ka","rssi":1.5})", R"({"uri":"/ka","rssi":1234567890})", R"({"uri":"/ka","rssi":"-39"})",
+        R"({"uri":"/ka","rssi":})", R"({"uri":"/kr"})", R"({"uri":"/ka"} )", ""}) {
+    CAPTURE(text);
+    CHECK_FALSE(scan_keepalive(text));
+  }
 }
 
 TEST_CASE("AES frames: decrypt to the plaintext and re-encrypt byte for byte") {
@@ -382,14 +411,18 @@ TEST_CASE("the outlet's upgrade request parses; the accept key is RFC 6455's") {
   CHECK_FALSE(http::parse_request(many + "\r\n"));
 }
 
-TEST_CASE("query parameters") {
-  CHECK(http::query_param("name=desk%20lamp&on=1", "name") == "desk lamp");
-  CHECK(http::query_param("name=desk+lamp", "name") == "desk lamp");
-  CHECK(http::query_param("on=1", "on") == "1");
-  CHECK(http::query_param("on", "on") == "");
-  CHECK_FALSE(http::query_param("name=x", "id"));
-  CHECK_FALSE(http::query_param("name=%zz", "name"));
-  CHECK_FALSE(http::query_param("name=%4", "name"));
+TEST_CASE("query parameters (the service API reads them with core/http_server.h's decoder)") {
+  bool present = false;
+  CHECK(query_parameter("/api/relay?name=desk%20lamp&on=1", "name") == "desk lamp");
+  CHECK(query_parameter("/api/relay?name=desk+lamp", "name") == "desk lamp");
+  CHECK(query_parameter("/api/relay?on=1", "on") == "1");
+  CHECK(query_parameter("/api/relay?on", "on", &present) == "");
+  CHECK(present);
+  CHECK(query_parameter("/api/relay?name=x", "id", &present).empty());
+  CHECK_FALSE(present);
+  // A malformed escape is kept as written (the bridge's own decoder refused the parameter).
+  CHECK(query_parameter("/api/relay?name=%zz", "name") == "%zz");
+  CHECK(query_parameter("/api/relay?name=%4", "name") == "%4");
   CHECK(http::response(404, "text/plain", "no\n") ==
         "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nno\n");
 }
