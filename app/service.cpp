@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <deque>
 
@@ -9,14 +10,18 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "app/api/api.h"
+#include "app/api/live.h"
+#include "app/api/views.h"
 #include "app/hub/hub_service.h"
 #include "app/mqtt/link.h"
 #include "app/mqtt/topics.h"
 #include "bridges/bridge.h"
+#include "config/daemon_sections.h"
 #include "core/durable_store.h"
 #include "core/http_server.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/net.h"
 
 namespace lc {
 
@@ -78,18 +83,61 @@ int run_service(const config::Config& config) {
     return 1;
   }
 
+  // The API and the web page (app/api/): commands and requests go through the Hub's own paths.
+  std::shared_ptr<api::LiveFeed> live;
   std::unique_ptr<HttpServer> api;
   if (config.api.listen) {
-    ApiSources sources{[&] { return hub.broker_connected(); }, [&] { return hub.devices_json(true); },
-                       [&] { return hub.bridges_json(); }, [&] { return metrics.prometheus_text(); }};
-    api = std::make_unique<HttpServer>(io, "api", [sources](const HttpRequest& request) { return answer_api(request, sources); },
-                                       metrics, 32);
+    const api::Security security{config.api.token, config::is_loopback_host(config.api.listen->host)};
+    if (!security.loopback && security.token.empty())
+      log.warn("api.listen ", config.api.listen->text(),
+               " is reachable beyond loopback and no api.token is set: the web page and the JSON API refuse every "
+               "change (POST answers 403)");
+    const auto started = std::chrono::steady_clock::now();
+    auto status = [&hub, &metrics, started, changes = std::string(api::changes(security)),
+                   base = config.mqtt.base_topic] {
+      const std::string text = metrics.prometheus_text();
+      return api::status_json({hub.broker_connected(), hub.bridges_json(), text, started, changes, base});
+    };
+    // A page holds one connection for its stream and a few for requests: 64 pages and room
+    // for the rest, within what the open-files limit leaves (32 connections under 256 files).
+    const size_t api_connections = std::max<size_t>(32, connection_cap(api::LiveOptions{}.max_streams + 32));
+    api::LiveOptions live_options;
+    live_options.max_streams = std::min(live_options.max_streams, api_connections - 16);
+    live = std::make_shared<api::LiveFeed>(io, hub, metrics, status, live_options);
+    ApiSources sources{
+        .broker_connected = [&] { return hub.broker_connected(); },
+        .devices = [&] { return hub.devices_json(true); },
+        .bridges = [&] { return hub.bridges_json(); },
+        .metrics = [&] { return metrics.prometheus_text(); },
+        .api_devices =
+            [&] {
+              nlohmann::json devices = nlohmann::json::array();
+              hub.for_each_device([&](const DeviceRecord& record) { devices.push_back(api::device_json(record)); });
+              return devices;
+            },
+        .status = status,
+        .request = [&](std::string_view name, const nlohmann::json& payload) { return hub.request(name, payload); },
+        .set = [&](std::string_view key, std::string_view payload, CommandDone done) {
+          hub.set(key, payload, std::move(done));
+        },
+        .events = [weak = std::weak_ptr<api::LiveFeed>(live)](const HttpRequest& request, HttpReply reply) {
+          if (auto feed = weak.lock()) return feed->open(request, reply);
+          reply.send({503, "application/json", R"({"status":"error","error":"stopping"})"});
+        }};
+    api = std::make_unique<HttpServer>(
+        io,
+        HttpServerOptions{.name = "api", .max_connections = api_connections, .max_body = 4096},
+        [sources, security](const HttpRequest& request, HttpReply reply) {
+          answer_api(request, std::move(reply), sources, security);
+        },
+        metrics);
     try {
       api->start(*config.api.listen);
     } catch (const std::exception& error) {
       log.error(error.what());
       return 1;
     }
+    live->start();
     listening.push_back("api http " + api->address());
   }
 
@@ -105,6 +153,7 @@ int run_service(const config::Config& config) {
     log.info("signal ", signal_number, ": publishing offline and stopping");
     hub.shutdown(std::chrono::milliseconds(1500));
     for (auto& bridge : bridges) bridge->stop();
+    if (live) live->stop();
     if (api) api->stop();
     io.stop();
   });

@@ -65,6 +65,16 @@ class Hub {
   // into the event object next to "type" and "device".
   virtual void event(std::string_view type, std::string_view id, Json detail) = 0;
 
+  // The bridge answered (or chose not to answer) a cloud message of the device: `received`
+  // names what the device sent ("hello", "ping", "login", "keepalive"), `answered` what it
+  // got back ("time sync", "pong", "loginReply"; empty when nothing was sent). For the web
+  // page's "what did the device last say to its cloud" (never reached us / reached us, but
+  // the token is wrong / talking). Cheap enough for every keepalive: no allocation once the
+  // same names repeat. Unregistered ids are ignored.
+  virtual void cloud_exchange(std::string_view id, std::string_view received, std::string_view answered) {
+    (void)id, (void)received, (void)answered;
+  }
+
   // The device's key in MQTT topics and, with mask_ids, in log lines when it has a name:
   // log lines use log_name(), which is the configured name or the masked id.
   virtual std::string log_name(std::string_view id) const = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "config/files.h"
 #include "config/text.h"
 
@@ -205,6 +207,13 @@ void read_log(Reader& reader, const Field& section, Log& l) {
       l.mqtt = level;
     }
   });
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(host), ec);
+  return !ec && address.is_loopback();
 }
 
 void read_api(Reader& reader, const Field& section, Api& api) {

@@ -8,8 +8,10 @@
 # While /tmp/localcloud-bench.lock exists (a benchmark is measuring) no target is started; the
 # script waits and checks again before each target (FUZZ_BENCH_LOCK names another file). Run it
 # under `nice -n 19` on a shared machine.
-# New inputs found go to $FUZZ_BUILD/fuzz-scratch/<target>/ (merge the useful ones into
-# tests/fuzz/corpus/<target>/ by hand); a crash leaves crash-* there and fails the script.
+# New inputs found go to $FUZZ_BUILD/fuzz-scratch/<target>/; with FUZZ_MERGE=1 those that add
+# coverage are merged into the committed corpus tests/fuzz/corpus/<target>/ afterwards
+# (libFuzzer's -merge=1, which keeps the corpus small). A crash leaves crash-* in the scratch
+# directory and fails the script: copy it into the corpus once fixed, as a regression input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-1200}"
@@ -53,6 +55,11 @@ for name in $wanted; do
   corp=$(echo "$last" | grep -o 'corp: [0-9]*' | grep -o '[0-9]*' || true)
   crashes=$(ls "$scratch" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
   rate=$(( ${execs:-0} / (elapsed > 0 ? elapsed : 1) ))
+  if [ "${FUZZ_MERGE:-0}" = 1 ] && [ "$crashes" -eq 0 ]; then
+    before=$(ls "tests/fuzz/corpus/$target" | wc -l)
+    "$binary" -merge=1 -rss_limit_mb=2048 -timeout=10 "tests/fuzz/corpus/$target" "$scratch" >"$log.merge" 2>&1 || true
+    corp="${corp:-?} (committed corpus $before -> $(ls "tests/fuzz/corpus/$target" | wc -l))"
+  fi
   echo "| $target | ${execs:-?} | $rate | $elapsed | ${cov:-?} | ${ft:-?} | ${corp:-?} | $crashes |"
   if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ]; then failed=1; echo "  -> $target failed: see $log" >&2; fi
 done

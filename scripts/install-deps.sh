@@ -4,7 +4,8 @@
 # installed, so a second run is quick.
 #   scripts/install-deps.sh            build and run (compiler, libraries, mosquitto)
 #   scripts/install-deps.sh --test     also the test tools: clang (ASan/UBSan, libFuzzer),
-#                                      mosquitto clients, Python MQTT/websocket clients
+#                                      mosquitto clients, Python MQTT/websocket clients, and a
+#                                      headless Chromium with Selenium for the web page's tests
 #   scripts/install-deps.sh --bench    also what the benchmarks use (Node.js for wsload.js; an
 #                                      existing node + npm, e.g. NodeSource's, is kept: its nodejs
 #                                      conflicts with Debian's npm package). For profiling add
@@ -20,7 +21,7 @@ build="build-essential cmake ninja-build pkg-config ca-certificates tzdata
   doctest-dev libssl-dev mosquitto"
 runtime="libpaho-mqttpp3-1 libpaho-mqtt1.3 libyaml-cpp0.7 libssl3 ca-certificates tzdata"
 testing="mosquitto-clients clang libclang-rt-dev python3 python3-paho-mqtt python3-websocket
-  procps iproute2 rsync"
+  procps iproute2 rsync chromium chromium-driver python3-selenium"
 bench="nodejs npm util-linux procps python3 python3-paho-mqtt"
 container="podman buildah podman-compose runc debootstrap golang-github-containernetworking-plugin-dnsname
   file"

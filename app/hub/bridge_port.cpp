@@ -151,6 +151,7 @@ void BridgePort::state_changed(std::string_view id, std::string_view property, J
   const std::string key(property);
   if (auto it = record->state.find(key); it != record->state.end() && *it == value) return;
   record->state[key] = std::move(value);
+  if (!record->cloud.error.is_null()) record->cloud.error = nullptr;  // it talks to us properly now
   record->state_dirty = true;
   listener_.values_changed(*record);
 }
@@ -171,11 +172,25 @@ void BridgePort::device_lost(std::string_view id) {
 }
 
 void BridgePort::event(std::string_view type, std::string_view id, Json detail) {
-  const DeviceRecord* record = find(id);
+  DeviceRecord* record = find(id);
   const std::string key = record ? record->key : topics::device_key(name, id, "");
   if (!detail.is_object()) detail = json{{"detail", std::move(detail)}};
   detail["bridge"] = name;
+  if (record && type == "device_error") {
+    record->cloud.error = detail;
+    record->cloud.error_at = std::chrono::system_clock::now();
+  }
   listener_.event(std::string(type), key, std::move(detail));
+}
+
+void BridgePort::cloud_exchange(std::string_view id, std::string_view received, std::string_view answered) {
+  DeviceRecord* record = find(id);
+  if (!record) return;
+  CloudConversation& cloud = record->cloud;
+  if (cloud.received != received) cloud.received.assign(received);
+  if (cloud.answered != answered) cloud.answered.assign(answered);
+  cloud.at = std::chrono::system_clock::now();
+  ++cloud.exchanges;
 }
 
 std::string BridgePort::log_name(std::string_view id) const {

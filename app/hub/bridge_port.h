@@ -38,6 +38,7 @@ class BridgePort final : public Hub {
   void attributes_changed(std::string_view id, Json attributes) override;
   void device_lost(std::string_view id) override;
   void event(std::string_view type, std::string_view id, Json detail) override;
+  void cloud_exchange(std::string_view id, std::string_view received, std::string_view answered) override;
   std::string log_name(std::string_view id) const override;
 
   void attach(Bridge& bridge);

@@ -1,7 +1,11 @@
 #include "app/hub/hub_service.h"
 
+#include <algorithm>
+#include <memory>
+
 #include <boost/asio/post.hpp>
 
+#include "app/command_value.h"
 #include "app/mqtt/topics.h"
 
 namespace lc {
@@ -76,6 +80,15 @@ bool HubService::broker_connected() const { return mqtt_.connected(); }
 json HubService::devices_json(bool with_last_seen) const { return registry_.devices_json(with_last_seen); }
 json HubService::bridges_json() const { return registry_.bridges_json(); }
 
+void HubService::for_each_device(const std::function<void(const DeviceRecord&)>& visit) const {
+  std::vector<const DeviceRecord*> records;
+  registry_.for_each([&](const DeviceRecord& record) { records.push_back(&record); });
+  std::sort(records.begin(), records.end(), [](const DeviceRecord* a, const DeviceRecord* b) { return a->key < b->key; });
+  for (const DeviceRecord* record : records) visit(*record);
+}
+
+const DeviceRecord* HubService::find_device(std::string_view key) { return registry_.find_by_key(key); }
+
 json HubService::request(std::string_view name, const json& payload) { return requests_.handle(name, payload); }
 
 void HubService::command(std::string_view key, std::string_view property, const json& value, CommandDone done) {
@@ -87,6 +100,40 @@ void HubService::command(std::string_view key, std::string_view property, const 
   commands_.send(*record, std::string(property), value, std::move(done));
 }
 
+void HubService::set(std::string_view key, std::string_view payload, CommandDone done) {
+  DeviceRecord* record = registry_.find_by_key(key);
+  if (!record) {
+    if (done) done("no device '" + std::string(key.substr(0, 128)) + "'");
+    return;
+  }
+  const auto request = parse_set_payload(payload);
+  if (!request.error.empty()) {
+    commands_.refuse(*record, request.error);
+    if (done) done(request.error);
+    return;
+  }
+  // One answer for every entry: the first error, else success once the last one completes.
+  struct Outcome {
+    size_t pending;
+    std::string error;
+    CommandDone done;
+  };
+  auto outcome = std::make_shared<Outcome>(Outcome{request.entries.size(), {}, std::move(done)});
+  auto finish_one = [outcome](std::string error) {
+    if (outcome->error.empty() && !error.empty()) outcome->error = std::move(error);
+    if (--outcome->pending == 0 && outcome->done) outcome->done(outcome->error);
+  };
+  const std::string device_key(key);
+  for (const auto& [property, value] : request.entries) {
+    DeviceRecord* current = registry_.find_by_key(device_key);  // a bridge may drop it on the way
+    if (!current) {
+      finish_one("no device '" + device_key.substr(0, 128) + "'");
+      continue;
+    }
+    commands_.send(*current, property, value, finish_one);
+  }
+}
+
 // ---- what follows from a change in the registry ------------------------------------------
 
 void HubService::device_added(DeviceRecord& record) {
@@ -95,22 +142,29 @@ void HubService::device_added(DeviceRecord& record) {
   publisher_.availability(record);
   publisher_.devices_soon();
   database_.save_soon();
+  observers_.notify([&](HubObserver& observer) { observer.device_changed(record); });
 }
 
 void HubService::description_changed(DeviceRecord& record) {
   publisher_.discovery_soon(record);
   publisher_.devices_soon();
   database_.save_soon();
+  observers_.notify([&](HubObserver& observer) { observer.device_changed(record); });
 }
 
 void HubService::availability_changed(DeviceRecord& record) {
   publisher_.availability(record);
   publisher_.devices_soon();
+  observers_.notify([&](HubObserver& observer) { observer.availability_changed(record); });
 }
 
-void HubService::values_changed(DeviceRecord& record) { publisher_.queue(record); }
+void HubService::values_changed(DeviceRecord& record) {
+  publisher_.queue(record);
+  observers_.notify([&](HubObserver& observer) { observer.values_changed(record); });
+}
 
 void HubService::event(const std::string& type, const std::string& key, json detail) {
+  observers_.notify([&](HubObserver& observer) { observer.event(type, key, detail); });
   publisher_.event(type, key, std::move(detail));
 }
 

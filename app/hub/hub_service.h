@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,7 @@
 
 #include "app/hub/commands.h"
 #include "app/hub/device_db.h"
+#include "app/hub/hub_observer.h"
 #include "app/hub/mqtt_logging.h"
 #include "app/hub/mqtt_routing.h"
 #include "app/hub/mqtt_session.h"
@@ -51,6 +53,12 @@ class HubService final : private RegistryListener {
   bool broker_connected() const;
   nlohmann::json devices_json(bool with_last_seen) const;
   nlohmann::json bridges_json() const;
+  // Read access for the API: every registered device, sorted by key; one by key.
+  void for_each_device(const std::function<void(const DeviceRecord&)>& visit) const;
+  const DeviceRecord* find_device(std::string_view key);
+  // The change feed (app/hub/hub_observer.h); an observer must be removed before it goes.
+  void add_observer(HubObserver& observer) { observers_.add(observer); }
+  void remove_observer(HubObserver& observer) { observers_.remove(observer); }
 
   // A management request by name ("device/rename", "permit_join", "options", ...) with its
   // JSON payload: the answer bridge/response/<name> carries ({"status":"ok","data":...} or
@@ -61,6 +69,10 @@ class HubService final : private RegistryListener {
   // checks, events, log lines and read-back. `done` gets "" on success, else the error
   // ("no device '<key>'" when no device has that key: no event then, as for MQTT).
   void command(std::string_view key, std::string_view property, const nlohmann::json& value, CommandDone done);
+  // A whole <key>/set payload (a JSON object of property -> value) as MQTT's <key>/set takes
+  // it: a payload that holds no command is refused with a command_failed event, each entry is
+  // a command(). `done` gets "" once every entry succeeded, else the first error.
+  void set(std::string_view key, std::string_view payload, CommandDone done);
 
  private:
   // RegistryListener
@@ -85,6 +97,7 @@ class HubService final : private RegistryListener {
   MqttSession session_;
   MqttRouter router_;
   boost::asio::steady_timer tick_timer_;
+  HubObservers observers_;
   bool stopping_ = false;
   bool info_posted_ = false;
 };

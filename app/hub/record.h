@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +16,18 @@ namespace lc {
 
 class BridgePort;
 
+// The device's cloud conversation at a glance (Hub::cloud_exchange): what it last sent the
+// cloud stand-in and what it was answered, and the last device_error the bridge reported
+// (a wrong token: it reached us, but ...). For the web page; not published to MQTT.
+struct CloudConversation {
+  std::string received;  // "hello", "ping", "login", "keepalive", ...
+  std::string answered;  // "time sync", "pong", ...; empty: not answered
+  std::chrono::system_clock::time_point at{};
+  uint64_t exchanges = 0;
+  nlohmann::json error;  // the last device_error's detail; null: none since the last change of state
+  std::chrono::system_clock::time_point error_at{};
+};
+
 struct DeviceRecord {
   BridgePort* port = nullptr;  // the bridge it belongs to
   DeviceInfo info;
@@ -25,6 +38,7 @@ struct DeviceRecord {
   bool online = false;
   bool ever_heard = false;
   std::chrono::steady_clock::time_point last_heard{};
+  CloudConversation cloud;
   // The publisher's bookkeeping.
   bool state_dirty = false;
   bool attributes_dirty = false;

@@ -1,6 +1,8 @@
-// Fuzz target: raw HTTP requests to the API (/healthz, /readyz, /metrics, /devices),
-// parsed by the same bounded parser the server uses.
+// Fuzz target: raw HTTP requests to the API's routing (/healthz, /readyz, /metrics, /devices,
+// the page's assets, the JSON API with stub sources), parsed by the same bounded parser the
+// server uses. tests/fuzz/api_json.cpp drives the JSON API against a real Hub.
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -9,12 +11,20 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const lc::ApiSources sources{
-      [] { return true; },
-      [] { return nlohmann::json::array({{{"key", "plug"}, {"online", true}}}); },
-      [] { return nlohmann::json::object(); },
-      [] { return std::string("localcloud_up 1\n"); },
+      .broker_connected = [] { return true; },
+      .devices = [] { return nlohmann::json::array({{{"key", "plug"}, {"online", true}}}); },
+      .bridges = [] { return nlohmann::json::object(); },
+      .metrics = [] { return std::string("localcloud_up 1\n"); },
+      .api_devices = [] { return nlohmann::json::array({{{"key", "plug"}, {"online", true}}}); },
+      .status = [] { return nlohmann::json::object(); },
+      .request = [](std::string_view, const nlohmann::json&) { return nlohmann::json{{"status", "ok"}}; },
+      .set = [](std::string_view, std::string_view, lc::CommandDone done) { done(""); },
+      .events = {},
   };
-  const lc::HttpHandler handler = [](const lc::HttpRequest& request) { return lc::answer_api(request, sources); };
-  (void)lc::answer_raw_request(std::string_view(reinterpret_cast<const char*>(data), size), handler);
+  const lc::AsyncHttpHandler handler = [](const lc::HttpRequest& request, lc::HttpReply reply) {
+    lc::answer_api(request, std::move(reply), sources);
+  };
+  const auto answer = lc::answer_raw_request(std::string_view(reinterpret_cast<const char*>(data), size), handler, 4096);
+  if (answer.status == 500) std::abort();
   return 0;
 }

@@ -6,6 +6,8 @@
 //   {"op":"attributes","id":"dev1","value":{...}}               -> attributes_changed
 //   {"op":"heard","id":"dev1"} / {"op":"lost","id":"dev1"}
 //   {"op":"ack","id":"dev1","error":""}                         -> completes the pending command
+//   {"op":"cloud","id":"dev1","received":"ping","answered":"pong"} -> heard + cloud_exchange
+//   {"op":"event","id":"dev1","type":"device_error","detail":{...}} -> event
 // A command from the Hub is sent to the latest sender as
 //   {"op":"command","id":"dev1","property":"power","value":"OFF"}; a read as {"op":"read",...};
 //   a device the Hub admitted after its register was answered "admitted": false as
@@ -112,6 +114,9 @@ class FakeBridge final : public Bridge {
       hub.attributes_changed(id, message.value("value", Json::object()));
     } else if (op == "heard") {
       hub.heard(id);
+    } else if (op == "cloud") {
+      hub.heard(id);
+      hub.cloud_exchange(id, message.value("received", ""), message.value("answered", ""));
     } else if (op == "lost") {
       hub.device_lost(id);
     } else if (op == "event") {

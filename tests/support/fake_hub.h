@@ -24,6 +24,11 @@ class FakeHub : public Hub {
   std::map<std::string, int> heard_count;
   std::vector<std::string> lost;
   std::vector<Event> events;
+  struct Exchange {
+    std::string received, answered;
+    int count = 0;
+  };
+  std::map<std::string, Exchange> cloud;  // id -> the last cloud_exchange
 
   bool device_seen(const DeviceInfo& info) override {
     if (!admit && !info.configured) return false;
@@ -41,6 +46,12 @@ class FakeHub : public Hub {
   void device_lost(std::string_view id) override { lost.emplace_back(id); }
   void event(std::string_view type, std::string_view id, Json detail) override {
     events.push_back({std::string(type), std::string(id), std::move(detail)});
+  }
+  void cloud_exchange(std::string_view id, std::string_view received, std::string_view answered) override {
+    auto& exchange = cloud[std::string(id)];
+    exchange.received = received;
+    exchange.answered = answered;
+    ++exchange.count;
   }
   std::string log_name(std::string_view id) const override { return std::string(id); }
 

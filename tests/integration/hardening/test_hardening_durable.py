@@ -85,8 +85,14 @@ class DurableTest(common.ThreeBridgeTest):
         self.start_daemon(config)
         state = obs.wait_json("lc/desk", lambda s: s.get("energy") is not None, timeout=15)
         self.assertGreaterEqual(state["energy"] + 1e-6, highest)
-        with open(os.path.join(data_dir, "devices.json")) as f:
-            self.assertIn(common.VESYNC_ID, [d["id"] for d in json.load(f)["devices"]])
+        # The device database is written a moment after a registration (app/hub/device_db.cpp).
+        def saved_ids():
+            try:
+                with open(os.path.join(data_dir, "devices.json")) as f:
+                    return [d["id"] for d in json.load(f)["devices"]]
+            except FileNotFoundError:
+                return []
+        wait_until(lambda: common.VESYNC_ID in saved_ids(), 10, what="the outlet in devices.json")
 
 
 if __name__ == "__main__":

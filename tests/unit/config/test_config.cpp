@@ -18,6 +18,7 @@
 #include "bridges/timeguard/config.h"
 #include "bridges/vesync/config.h"
 #include "config/config.h"
+#include "config/daemon_sections.h"
 
 using namespace lc::config;
 using MiioDevice = lc::miio::ConfiguredDevice;
@@ -738,4 +739,27 @@ TEST_CASE("strings must be UTF-8 without NUL, so that bridge/info can always be 
   auto fine = load("mqtt:\n  username: \"Jürgen ☃\"\nmiio:\n");
   CHECK(fine.ok());
   CHECK(redacted_json(fine.config).dump().find("J\xc3\xbcrgen") != std::string::npos);
+}
+
+TEST_CASE("api.token: read and redacted; a non-loopback api.listen without it is valid") {
+  auto with_token = load("api:\n  listen: 0.0.0.0:8080\n  token: tok-SECRET-123\nmiio:\n");
+  INFO(all_text(with_token));
+  REQUIRE(with_token.ok());
+  CHECK(with_token.config.api.token == "tok-SECRET-123");
+  CHECK(warnings(with_token) == 0);
+  const auto json = redacted_json(with_token.config);
+  CHECK(json["api"]["token"] == "<redacted>");
+  CHECK(json.dump().find("tok-SECRET") == std::string::npos);
+
+  auto open = load("api:\n  listen: 0.0.0.0:8080\nmiio:\n");
+  CHECK(open.ok());
+  CHECK(warnings(open) == 0);  // the start-up log warns (the page is read-only then)
+  CHECK(load("api:\n  token: 12\nmiio:\n").config.api.token == "12");
+  auto loopback = load("api:\n  listen: 127.0.0.1:8080\nmiio:\n");
+  CHECK(warnings(loopback) == 0);
+  CHECK(redacted_json(loopback.config)["api"]["token"] == "");
+  CHECK(lc::config::is_loopback_host("localhost"));
+  CHECK(lc::config::is_loopback_host("::1"));
+  CHECK_FALSE(lc::config::is_loopback_host("0.0.0.0"));
+  CHECK_FALSE(lc::config::is_loopback_host("192.168.1.10"));
 }
