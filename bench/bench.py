@@ -26,7 +26,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import free_port  # noqa: E402  (the same loopback port picker as the tests)
-BUILD = os.path.join(ROOT, "build-release")
+# LOCALCLOUD_BENCH_BUILD: another build tree (e.g. a RelWithDebInfo `build/` for short checks).
+BUILD = os.environ.get("LOCALCLOUD_BENCH_BUILD") or os.path.join(ROOT, "build-release")
 DAEMON = os.path.join(BUILD, "app", "localcloud")
 SIM = os.path.join(BUILD, "app", "localcloud-sim")
 TOOLS = os.path.join(BUILD, "bench-tools")
@@ -330,9 +331,10 @@ def yaml_of(value, indent=0):
 class Stack:
     """A private mosquitto (load CPU) and localcloud (daemon CPU) on free loopback ports."""
 
-    def __init__(self, workdir, name, devices=None, broker_nodelay=False):
+    def __init__(self, workdir, name, devices=None, broker_nodelay=False, options=None):
         self.dir = os.path.join(workdir, name)
         self.broker_nodelay = broker_nodelay
+        self.options = options or {}  # per bridge, merged into its config section
         os.makedirs(self.dir, exist_ok=True)
         self.mqtt_port = free_port(udp_too=False)
         self.api_port = free_port(udp_too=False)
@@ -351,6 +353,8 @@ class Stack:
                   "devices": self.devices.get("vesync", [])}
         timeguard = {"enabled": True, "listen": f"127.0.0.1:{self.timeguard_port}",
                      "devices": self.devices.get("timeguard", [])}
+        for name, section in (("miio", miio), ("vesync", vesync), ("timeguard", timeguard)):
+            section.update(self.options.get(name, {}))
         return {
             "mqtt": {"url": f"mqtt://127.0.0.1:{self.mqtt_port}", "client_id": "localcloud-bench"},
             "log": {"level": os.environ.get("LC_BENCH_LOG", "info"), "trace": False},
@@ -398,7 +402,11 @@ class Stack:
             log_file.close()
 
         threading.Thread(target=read, daemon=True).start()
-        if not listening.wait(timeout) or self.daemon.poll() is not None:
+        deadline = time.monotonic() + timeout
+        while not listening.wait(0.1) and self.daemon.poll() is None and time.monotonic() < deadline:
+            pass
+        if not listening.is_set() or self.daemon.poll() is not None:
+            stop(self.daemon)
             raise RuntimeError(f"localcloud did not start (see {self.dir}/localcloud.log)")
         return self.listening_at - started
 
@@ -408,7 +416,21 @@ class Stack:
 
     def start(self):
         self.start_broker()
-        return self.start_daemon()
+        for attempt in range(3):
+            try:
+                return self.start_daemon()
+            except RuntimeError:
+                # A port picked free can be taken before the daemon binds it, e.g. by the
+                # ephemeral ports of its own miio client sockets (one per configured device).
+                with open(os.path.join(self.dir, "localcloud.log")) as f:
+                    in_use = "Address already in use" in f.read()[-2000:]
+                if not in_use or attempt == 2:
+                    raise
+                log(f"  {os.path.basename(self.dir)}: a port was taken before the daemon bound it; other ports")
+                self.api_port = free_port(udp_too=False)
+                self.miio_port = free_port()
+                self.vesync_port = free_port(udp_too=False)
+                self.timeguard_port = free_port()
 
     def stop_daemon(self):
         stop(self.daemon)
@@ -447,43 +469,76 @@ def start_refserver(mode):
     return proc, int(match.group(1))
 
 
-def udpload(mode, port, pid, profile, rate=None, extra=()):
+def udpload(mode, port, pid, profile, rate=None, extra=(), before=None, api_port=None):
+    """One udpload run. `before` runs after the machine settled, right before the load (the
+    registered rows bring their devices online there); with `api_port` the daemon's MQTT
+    publishes over the run are counted from /metrics."""
     cmd = [os.path.join(TOOLS, "udpload"), "-k", "16", "-w", "8", "-d", str(profile["d"]), "-W", str(profile["w"]),
            "-P", str(pid)]
     if rate:
         cmd += ["-r", str(rate)]
     if mode == "timeguard-ping":
         cmd += ["-t", "2000"]
-    cmd += list(extra) + [mode, "127.0.0.1", str(port)]
+    cmd += list(extra) + stamp_args(mode, extra) + [mode, "127.0.0.1", str(port)]
     settle()
+    online = before() if before else None
+    published = mqtt_published(api_port) if api_port else None
     window = CpuWindow()
+    t0 = time.monotonic()
     result = parse_kv(run_tool(cmd, timeout=profile["d"] + profile["w"] + 30))
+    seconds = time.monotonic() - t0
+    stamp_used(result)
     result.update(window.result())
+    if online is not None:
+        result["online_at_start"] = online
+    if published is not None:
+        after = mqtt_published(api_port)
+        # Over the whole udpload run (its warm-up included): the state messages the load caused.
+        result["mqtt_msgs_per_s"] = round((after - published) / seconds, 1) if after is not None else None
     replies = result.get("replies_per_s") or 0
     cpu = result.get("server_cpu_pct")
     result["cpu_per_reply_us"] = round(cpu / 100 * 1e6 / replies, 3) if isinstance(cpu, float) and replies else None
     return result
 
 
-def udp_series(name, mode, ref_mode, port, daemon_pid, profile, rate=None):
-    """One row: refserver and the daemon in turns; medians of each side."""
+# miio pings are echoed only when their stamp is newer than the last one of that device id:
+# runs that reuse the configured ids go on from the previous run's last stamp.
+MIIO_STAMP = {"next": int(time.time())}
+
+
+def stamp_args(mode, extra):
+    return ["-S", str(MIIO_STAMP["next"])] if mode == "miio-ping" and "-i" in extra else []
+
+
+def stamp_used(result):
+    if isinstance(result.get("stamp_end"), float):
+        MIIO_STAMP["next"] = max(MIIO_STAMP["next"], int(result["stamp_end"]) + 1)
+
+
+def udp_series(name, mode, ref_mode, port, daemon_pid, profile, rate=None, extra=(), before_daemon=None,
+               api_port=None):
+    """One row: refserver and the daemon in turns; medians of each side. `extra` (udpload
+    options) goes to both sides; `before_daemon` and `api_port` as in udpload()."""
     runs = {"ref": [], "daemon": []}
     for side in alternation(profile["runs"]):
         if side == "ref":
             proc, ref_port = start_refserver(ref_mode)
             try:
-                result = udpload(mode, ref_port, proc.pid, profile, rate)
+                result = udpload(mode, ref_port, proc.pid, profile, rate, extra)
             finally:
                 stop(proc)
         else:
-            result = udpload(mode, port, daemon_pid, profile, rate)
+            result = udpload(mode, port, daemon_pid, profile, rate, extra, before_daemon, api_port)
         keep = {k: result.get(k) for k in ("replies_per_s", "cpu_per_reply_us", "server_cpu_pct", "gen_cpu_pct",
-                                           "p50_us", "p99_us", "p999_us", "max_us", "lost", "bad", "server_rss_kb",
-                                           "cpu0_busy_pct", "cpu1_busy_pct", "cpu0_steal_pct", "cpu1_steal_pct")}
+                                           "p50_us", "p99_us", "p999_us", "max_us", "lost", "bad", "other",
+                                           "server_rss_kb", "cpu0_busy_pct", "cpu1_busy_pct", "cpu0_steal_pct",
+                                           "cpu1_steal_pct", "ids", "online_at_start", "mqtt_msgs_per_s")}
         runs[side].append(keep)
         log(f"  {name} {side}: {keep['replies_per_s']:.0f}/s, {keep['cpu_per_reply_us']} us/reply, "
             f"server {keep['server_cpu_pct']}%, gen {keep['gen_cpu_pct']}%, p99 {keep['p99_us']} us, "
-            f"lost {keep['lost']}, CPU 0 steal {keep['cpu0_steal_pct']}%")
+            f"lost {keep['lost']}, CPU 0 steal {keep['cpu0_steal_pct']}%"
+            + (f", {keep['online_at_start']} ids online at start, {keep['mqtt_msgs_per_s']} MQTT msgs/s"
+               if side == "daemon" and keep["online_at_start"] is not None else ""))
     row = {"runs": runs}
     for side in ("ref", "daemon"):
         for key in ("replies_per_s", "cpu_per_reply_us", "p99_us", "server_cpu_pct", "gen_cpu_pct", "p50_us",
@@ -492,6 +547,9 @@ def udp_series(name, mode, ref_mode, port, daemon_pid, profile, rate=None):
             row[f"{side}_{key}"] = median(values)
             row[f"{side}_{key}_range"] = span(values)
     row["lost"] = sum((r["lost"] or 0) for r in runs["daemon"])
+    row["daemon_mqtt_msgs_per_s"] = median([r["mqtt_msgs_per_s"] for r in runs["daemon"]])
+    online = [r["online_at_start"] for r in runs["daemon"] if r["online_at_start"] is not None]
+    row["daemon_online_at_start_min"] = min(online) if online else None
     return row
 
 
@@ -666,15 +724,23 @@ def scenario_miio_tcp(workdir, profile, results):
 # vesync websockets
 
 
-def wsload(port, pid, conns, interval, duration, warmup=0):
+def wsload(port, pid, conns, interval, duration, warmup=0, id_prefix=None, when_logged_in=None):
+    """One wsload run. With `when_logged_in`, wsload waits after the logins (--go-stdin) until
+    that function returned (e.g. every outlet online on MQTT), then starts the keepalives."""
     cmd = ["node", os.path.join(NODE_TOOLS, "wsload.js"), "--url", f"ws://127.0.0.1:{port}/gnws", "-n", str(conns),
            "--interval", str(interval), "--duration", str(duration), "--warmup", str(warmup),
            "--ka", '{"uri":"/ka","rssi":-39}', "--connect-timeout", "120", "--pid", str(pid), "--json"]
+    if id_prefix:
+        cmd += ["--id-prefix", id_prefix]
     settle()
-    window = CpuWindow()
-    out = run_tool(cmd, timeout=duration + warmup + 200)
+    if when_logged_in:
+        out = wsload_held(cmd + ["--go-stdin"], when_logged_in, timeout=duration + warmup + 200)
+        window = None
+    else:
+        window = CpuWindow()
+        out = run_tool(cmd, timeout=duration + warmup + 200)
     result = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-    result.update(window.result())
+    result.update(result.pop("_window") if window is None else window.result())
     proc = result["procs"][0]
     result["server_cpu_s"] = proc.get("cpu_s")
     result["server_cpu_pct"] = proc.get("cpu_pct")
@@ -684,6 +750,49 @@ def wsload(port, pid, conns, interval, duration, warmup=0):
     result["cpu_per_rtt_us"] = round(proc["cpu_s"] * 1e6 / answered, 2) if answered and "cpu_s" in proc else None
     result.pop("procs", None)
     return result
+
+
+def wsload_held(cmd, when_logged_in, timeout):
+    """Runs wsload --go-stdin: once it reports every outlet logged in (a `ready` line on stderr),
+    runs when_logged_in() and lets the keepalives start. Returns stdout; the CPU window starts at go."""
+    proc = spawn(cmd, LOAD_CPU, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready = threading.Event()
+    out, err = [], []
+
+    def read_err():
+        for line in proc.stderr:
+            err.append(line)
+            if line.startswith("ready"):
+                ready.set()
+
+    readers = [threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True),
+               threading.Thread(target=read_err, daemon=True)]
+    for reader in readers:
+        reader.start()
+    window = None
+    try:
+        if not ready.wait(150) or proc.poll() is not None:
+            raise RuntimeError(f"wsload did not log its outlets in: {''.join(err).strip()[-500:]}")
+        when_logged_in()
+        window = CpuWindow()
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        proc.wait(timeout)
+    except Exception:
+        stop(proc)
+        raise
+    for reader in readers:
+        reader.join(5)
+    if proc.returncode != 0:
+        raise RuntimeError(f"wsload exited {proc.returncode}: {''.join(err).strip()[-500:]}")
+    text = "".join(out)
+    # The CPU window of the measured part rides along in the JSON line (wsload() takes it out).
+    lines = text.splitlines()
+    last = max(i for i, line in enumerate(lines) if line.startswith("{"))
+    obj = json.loads(lines[last])
+    obj["_window"] = window.result()
+    lines[last] = json.dumps(obj)
+    return "\n".join(lines)
 
 
 def scenario_vesync(workdir, profile, results):
@@ -784,15 +893,17 @@ def start_simulators(stack, devices):
 class Observer:
     """An MQTT client: latest state and availability of every device, arrival times."""
 
-    def __init__(self, port, base="localcloud"):
+    def __init__(self, port, base="localcloud", states=True):
         import paho.mqtt.client as mqtt  # python3-paho-mqtt (install-deps.sh --bench)
 
         self.base = base
         self.state, self.online = {}, set()
         self.cond = threading.Condition()
-        self.client = mqtt.Client(client_id=f"bench-observer-{os.getpid()}", clean_session=True)
+        self.client = mqtt.Client(client_id=f"bench-observer-{os.getpid()}-{port}", clean_session=True)
         self.client.on_message = self.on_message
-        self.client.on_connect = lambda c, u, f, rc: c.subscribe([(f"{base}/+", 0), (f"{base}/+/availability", 0)])
+        # states=False: availability only (the saturation rows keep this driver off CPU 1's load).
+        topics = [(f"{base}/+/availability", 0)] + ([(f"{base}/+", 0)] if states else [])
+        self.client.on_connect = lambda c, u, f, rc: c.subscribe(topics)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
@@ -835,6 +946,16 @@ def bring_online(workdir, name, per_bridge, broker_nodelay=False):
     stack = Stack(workdir, name, devices, broker_nodelay)
     try:
         stack.start()
+    except Exception:
+        stack.stop()
+        raise
+    observer, sims, online_s = fleet_online(stack, devices, per_bridge)
+    return stack, observer, sims, devices, online_s
+
+
+def fleet_online(stack, devices, per_bridge):
+    """The observer and the simulators on a started stack; waits until the fleet is online."""
+    try:
         observer = Observer(stack.mqtt_port)
         sims = start_simulators(stack, devices)
     except Exception:
@@ -845,7 +966,7 @@ def bring_online(workdir, name, per_bridge, broker_nodelay=False):
     if not observer.wait(lambda: len(observer.online) >= total, 180):
         log(f"  only {len(observer.online)} of {total} devices online after 180 s")
     online_s = round(time.monotonic() - started, 1)
-    return stack, observer, sims, devices, online_s
+    return observer, sims, online_s
 
 
 def scenario_roundtrip(workdir, profile, results):
@@ -861,65 +982,71 @@ def roundtrip(workdir, profile, results, broker_nodelay):
     try:
         log(f"  {len(observer.online)} devices online after {online_s} s")
         time.sleep(10)  # the first-sight reads (timeguard) and discovery settle
-        by_bridge = {"miio": [], "vesync": [], "timeguard": []}
-        device_leg = {"miio": [], "vesync": [], "timeguard": []}
-        failures = {"miio": 0, "vesync": 0, "timeguard": 0}
-        sim_of = {s.bridge: s for s in sims}
-        targets = []
-        for bridge, prop, values in (("miio", "power", ("ON", "OFF")), ("vesync", "power", ("ON", "OFF")),
-                                     ("timeguard", "work_mode", ("always_on", "auto"))):
-            for d in devices[bridge]:
-                sim_id = {"miio": lambda d: d["did"][2:], "vesync": lambda d: d["id"],
-                          "timeguard": lambda d: d["id"]}[bridge](d)
-                targets.append((bridge, d["name"], prop, values, sim_id.lower()))
-        random.seed(6)
-        settle()
-        window = CpuWindow()
-        cpu0 = proc_sample(stack.pid)["cpu_s"]
-        for i in range(profile["commands"]):
-            bridge, key, prop, values, sim_id = targets[(i * 7919) % len(targets)]
-            with observer.cond:
-                current = observer.state.get(key, ({}, 0))[0].get(prop)
-            want = values[1] if current == values[0] else values[0]
-            sent = time.monotonic()
-            observer.publish(f"localcloud/{key}/set/{prop}", want)
-            ok = observer.wait(lambda: observer.state.get(key, ({}, 0))[0].get(prop) == want
-                               and observer.state[key][1] >= sent, 5)
-            if not ok:
-                failures[bridge] += 1
-                continue
-            arrived = observer.state[key][1]
-            by_bridge[bridge].append((arrived - sent) * 1000)
-            got = sim_of[bridge].received.get(sim_id)
-            if got and got >= sent:
-                device_leg[bridge].append((got - sent) * 1000)
-            time.sleep(random.uniform(0.005, 0.02))
-        daemon_cpu = proc_sample(stack.pid)["cpu_s"] - cpu0
-        everything = sorted(v for values in by_bridge.values() for v in values)
-
-        def pct(values, q):
-            values = sorted(values)
-            return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else None
-
-        row = {"broker_nodelay": broker_nodelay, "devices_online": len(observer.online), "online_after_s": online_s,
-               "commands": profile["commands"], "answered": len(everything),
-               "failed": sum(failures.values()), "p50_ms": pct(everything, 0.5), "p99_ms": pct(everything, 0.99),
-               "max_ms": round(everything[-1], 2) if everything else None,
-               "daemon_cpu_s": round(daemon_cpu, 2), "daemon_rss_kb": proc_sample(stack.pid)["rss_kb"]}
-        row.update(window.result())
-        for bridge in by_bridge:
-            row[bridge] = {"p50_ms": pct(by_bridge[bridge], 0.5), "p99_ms": pct(by_bridge[bridge], 0.99),
-                           "to_device_p50_ms": pct(device_leg[bridge], 0.5),
-                           "to_device_p99_ms": pct(device_leg[bridge], 0.99), "failed": failures[bridge],
-                           "n": len(by_bridge[bridge])}
+        row = {"broker_nodelay": broker_nodelay, **command_loop(stack, observer, sims, devices, profile["commands"]),
+               "online_after_s": online_s}
         log(f"  {name}: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, failed {row['failed']} "
-            + ", ".join(f"{b} p99 {row[b]['p99_ms']}" for b in by_bridge))
+            + ", ".join(f"{b} p99 {row[b]['p99_ms']}" for b in ("miio", "vesync", "timeguard")))
         results[name] = row
     finally:
         observer.close()
         for sim in sims:
             stop(sim.proc)
         stack.stop()
+
+
+def command_loop(stack, observer, sims, devices, commands, seed=6):
+    """`commands` commands, 5-20 ms apart, each waiting for the state topic to show it."""
+    by_bridge = {"miio": [], "vesync": [], "timeguard": []}
+    device_leg = {"miio": [], "vesync": [], "timeguard": []}
+    failures = {"miio": 0, "vesync": 0, "timeguard": 0}
+    sim_of = {s.bridge: s for s in sims}
+    targets = []
+    for bridge, prop, values in (("miio", "power", ("ON", "OFF")), ("vesync", "power", ("ON", "OFF")),
+                                 ("timeguard", "work_mode", ("always_on", "auto"))):
+        for d in devices[bridge]:
+            sim_id = {"miio": lambda d: d["did"][2:], "vesync": lambda d: d["id"],
+                      "timeguard": lambda d: d["id"]}[bridge](d)
+            targets.append((bridge, d["name"], prop, values, sim_id.lower()))
+    random.seed(seed)
+    settle()
+    window = CpuWindow()
+    cpu0 = proc_sample(stack.pid)["cpu_s"]
+    for i in range(commands):
+        bridge, key, prop, values, sim_id = targets[(i * 7919) % len(targets)]
+        with observer.cond:
+            current = observer.state.get(key, ({}, 0))[0].get(prop)
+        want = values[1] if current == values[0] else values[0]
+        sent = time.monotonic()
+        observer.publish(f"localcloud/{key}/set/{prop}", want)
+        ok = observer.wait(lambda: observer.state.get(key, ({}, 0))[0].get(prop) == want
+                           and observer.state[key][1] >= sent, 5)
+        if not ok:
+            failures[bridge] += 1
+            continue
+        arrived = observer.state[key][1]
+        by_bridge[bridge].append((arrived - sent) * 1000)
+        got = sim_of[bridge].received.get(sim_id)
+        if got and got >= sent:
+            device_leg[bridge].append((got - sent) * 1000)
+        time.sleep(random.uniform(0.005, 0.02))
+    daemon_cpu = proc_sample(stack.pid)["cpu_s"] - cpu0
+    everything = sorted(v for values in by_bridge.values() for v in values)
+
+    def pct(values, q):
+        values = sorted(values)
+        return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else None
+
+    row = {"devices_online": len(observer.online), "commands": commands, "answered": len(everything),
+           "failed": sum(failures.values()), "p50_ms": pct(everything, 0.5), "p99_ms": pct(everything, 0.99),
+           "max_ms": round(everything[-1], 2) if everything else None,
+           "daemon_cpu_s": round(daemon_cpu, 2), "daemon_rss_kb": proc_sample(stack.pid)["rss_kb"]}
+    row.update(window.result())
+    for bridge in by_bridge:
+        row[bridge] = {"p50_ms": pct(by_bridge[bridge], 0.5), "p99_ms": pct(by_bridge[bridge], 0.99),
+                       "to_device_p50_ms": pct(device_leg[bridge], 0.5),
+                       "to_device_p99_ms": pct(device_leg[bridge], 0.99), "failed": failures[bridge],
+                       "n": len(by_bridge[bridge])}
+    return row
 
 
 def scenario_idle(workdir, profile, results):
@@ -971,6 +1098,317 @@ def scenario_startup(workdir, profile, results):
     results["startup"] = {"ms": median(times), "runs_ms": times, "ms_1000_devices": median(big_times),
                           "runs_ms_1000_devices": big_times}
     log(f"  start-up: {results['startup']['ms']} ms (1,000 configured devices: {results['startup']['ms_1000_devices']} ms)")
+
+
+# ---------------------------------------------------------------------------------------
+# Registered devices: every id in the config and online before the load (issue 15 part 1)
+
+REGISTERED = 128            # configured device ids per UDP row: udpload -k 16 with 8 ids per socket
+TG_FIRST_ID = 0x10000000    # timeguard ids TG_FIRST_ID .. +127 (socket k, slot j: + 8k + j)
+MIIO_FIRST_DID = 0x51000000  # miio dids, the same layout (udpload -I 8)
+VESYNC_PREFIX = "b3c4a000-0000-4000-8000-"
+VESYNC_REGISTERED = 100     # outlets of the vesync rows (the figure of today, 12.5 us, was 100 unknown ones)
+PAGES = 10                  # event streams open in roundtrip-pages
+# Devices stay online through a whole series (settle() may wait minutes between runs); each
+# daemon run still checks that all of them are online before its load starts.
+KEEP_ONLINE = "1h"
+
+
+def registered_timeguard():
+    return [{"id": f"{TG_FIRST_ID + i:08x}", "name": f"tg{i:03d}"} for i in range(REGISTERED)]
+
+
+def registered_miio():
+    """Configured miio devices with tokens (the id, 4 times: udpload -T id) and dids. Their local
+    ports are free ones nobody answers on: the daemon's polls of them fail, the cloud pings are
+    what keeps them online, as for a device whose token is configured but whose LAN side is slow."""
+    base = free_udp_range(REGISTERED)
+    return [{"name": f"mi{i:03d}", "host": "127.0.0.1", "port": base + i, "token": f"{MIIO_FIRST_DID + i:08x}" * 4,
+             "model": "chuangmi.plug.m1", "did": f"0x{MIIO_FIRST_DID + i:08x}"} for i in range(REGISTERED)]
+
+
+def udp_ids(mode):
+    """udpload options that send from the REGISTERED configured ids (16 sockets x 8 ids)."""
+    if mode == "timeguard-ping":
+        return ["-i", str(TG_FIRST_ID), "-I", "8"]
+    return ["-i", str(MIIO_FIRST_DID), "-I", "8", "-T", "id"]
+
+
+def mqtt_published(api_port):
+    """localcloud_mqtt_messages_published_total from the daemon's /metrics (None if unreadable)."""
+    try:
+        with socket.create_connection(("127.0.0.1", api_port), timeout=5) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    match = re.search(rb"^localcloud_mqtt_messages_published_total(?:\{[^}]*\})?\s+([0-9.e+]+)", data, re.M)
+    return float(match.group(1)) if match else None
+
+
+class OnlineIds:
+    """Brings a stack's configured UDP devices online and checks they still are before each
+    daemon run: a short low-rate udpload from the same ids, then every `<base>/<key>/availability`
+    online on MQTT (registered, first ping answered, the Hub told)."""
+
+    def __init__(self, stack, mode, port, names):
+        self.stack, self.mode, self.port = stack, mode, port
+        self.names = set(names)
+        self.observer = Observer(stack.mqtt_port, states=False)
+        self.warmups = 0
+
+    def count(self):
+        with self.observer.cond:
+            return len(self.names & self.observer.online)
+
+    def __call__(self):
+        if self.count() < len(self.names):
+            self.warmups += 1
+            started = time.monotonic()
+            cmd = [os.path.join(TOOLS, "udpload"), "-k", "16", "-w", "8", "-d", "1", "-W", "0", "-r", "2000",
+                   "-t", "2000"] + udp_ids(self.mode) + stamp_args(self.mode, udp_ids(self.mode))
+            stamp_used(parse_kv(run_tool(cmd + [self.mode, "127.0.0.1", str(self.port)], timeout=30)))
+            if not self.observer.wait(lambda: self.names <= self.observer.online, 30):
+                raise RuntimeError(f"only {self.count()} of {len(self.names)} configured ids online after the warm-up")
+            log(f"  {len(self.names)} configured ids online {time.monotonic() - started:.1f} s after the warm-up began")
+            time.sleep(2)  # their discovery, availability and first states are published
+        return self.count()
+
+    def close(self):
+        self.observer.close()
+
+
+def registered_udp_row(workdir, profile, results, key, mode, ref_mode, bridge, devices, extra=()):
+    names = [d["name"] for d in devices]
+    stack = Stack(workdir, key, {bridge: devices}, options={bridge: {"offline_after": KEEP_ONLINE}})
+    stack.start()
+    online = None
+    try:
+        port = stack.timeguard_port if bridge == "timeguard" else stack.miio_port
+        online = OnlineIds(stack, mode, port, names)
+        online()
+        row = udp_series(key, mode, ref_mode, port, stack.pid, profile, extra=udp_ids(mode) + list(extra),
+                         before_daemon=online, api_port=stack.api_port)
+        row["ids"] = len(names)
+        row["warmups"] = online.warmups
+        results[key] = row
+    finally:
+        if online:
+            online.close()
+        stack.stop()
+
+
+def scenario_timeguard_registered(workdir, profile, results):
+    registered_udp_row(workdir, profile, results, "timeguard-registered", "timeguard-ping", "timeguard", "timeguard",
+                       registered_timeguard())
+
+
+def scenario_miio_registered(workdir, profile, results):
+    registered_udp_row(workdir, profile, results, "miio-ping-registered", "miio-ping", "miio", "miio",
+                       registered_miio())
+
+
+def scenario_timeguard_changing(workdir, profile, results):
+    """The timeguard row with the uptime of every ping new (udpload -u, both sides)."""
+    registered_udp_row(workdir, profile, results, "timeguard-changing", "timeguard-ping", "timeguard", "timeguard",
+                       registered_timeguard(), extra=["-u"])
+
+
+def scenario_vesync_registered(workdir, profile, results):
+    """100 configured outlets in a closed loop of /ka, alternating with 100 unknown ones (the
+    shape of the 12.5 us figure) on a daemon without devices, so that both are from this run."""
+    devices = [{"id": f"{VESYNC_PREFIX}{i:012x}", "name": f"vs{i:03d}"} for i in range(VESYNC_REGISTERED)]
+    names = {d["name"] for d in devices}
+    runs = {"unknown": [], "registered": []}
+    for i, side in enumerate(alternation(profile["ws_sat_runs"])):
+        side = "unknown" if side == "ref" else "registered"
+        stack = Stack(workdir, f"vesync-{side}-{i}", {"vesync": devices} if side == "registered" else None,
+                      options={"vesync": {"offline_after": KEEP_ONLINE}})
+        stack.start()
+        observer = Observer(stack.mqtt_port, states=False) if side == "registered" else None
+        online = {}
+
+        def when_logged_in():
+            ok = observer.wait(lambda: names <= observer.online, 30)
+            with observer.cond:
+                online["count"] = len(names & observer.online)
+            if not ok:
+                raise RuntimeError(f"only {online['count']} of {len(names)} configured outlets online after login")
+            time.sleep(1)
+
+        try:
+            r = wsload(stack.vesync_port, stack.pid, VESYNC_REGISTERED, 0, profile["ws_sat_d"],
+                       warmup=min(5, profile["ws_sat_d"]),
+                       id_prefix=VESYNC_PREFIX if side == "registered" else None,
+                       when_logged_in=when_logged_in if observer else None)
+            r["online_at_start"] = online.get("count")
+            log(f"  vesync {side}: {r['answers_per_s']}/s, {r['cpu_per_rtt_us']} us/rtt, server "
+                f"{r['server_cpu_pct']}%, gen {r['gen_cpu_pct']}%, p99 {r['rtt_ms_p99']} ms"
+                + (f", {r['online_at_start']} outlets online at start" if observer else ""))
+            runs[side].append(r)
+        finally:
+            if observer:
+                observer.close()
+            stack.stop()
+    row = {"runs": runs, "outlets": VESYNC_REGISTERED}
+    for side in runs:
+        for key in ("answers_per_s", "cpu_per_rtt_us", "server_cpu_pct", "gen_cpu_pct", "rtt_ms_p99", "lost"):
+            row[f"{side}_{key}"] = median([r.get(key) for r in runs[side]])
+            row[f"{side}_{key}_range"] = span([r.get(key) for r in runs[side]])
+    results["vesync-registered"] = row
+
+
+def open_event_stream(port, timeout=5):
+    """GET /api/events; returns (socket, status line, status, content type, bytes after the head)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    head, _, rest = head.partition(b"\r\n\r\n")
+    first = head.split(b"\r\n", 1)[0].decode(errors="replace")
+    parts = first.split(" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    content_type = next((line.split(b":", 1)[1].strip().decode(errors="replace")
+                         for line in head.split(b"\r\n")[1:] if line.lower().startswith(b"content-type:")), "")
+    return sock, first, status, content_type, rest
+
+
+# The open pages are read by a process of their own (on the load CPU), not by threads of this
+# driver: their wake-ups must not delay the observer's MQTT thread, which times the round trip.
+PAGES_READER = r"""
+import json, selectors, socket, sys
+sys.path.insert(0, sys.argv[1])
+from bench import open_event_stream
+streams, sel = [], selectors.DefaultSelector()
+for _ in range(int(sys.argv[3])):
+    sock, line, status, ctype, rest = open_event_stream(int(sys.argv[2]))
+    s = {"sock": sock, "status": status, "open": status == 200, "events": rest.count(b"\n\n"), "bytes": len(rest),
+         "tail": rest[-1:]}
+    sock.setblocking(False)
+    sel.register(sock, selectors.EVENT_READ, s)
+    streams.append(s)
+sel.register(sys.stdin, selectors.EVENT_READ, None)
+print("ready", json.dumps([s["status"] for s in streams]), flush=True)
+done = False
+while not done:
+    for key, _ in sel.select():
+        s = key.data
+        if s is None:
+            done = True
+            break
+        try:
+            chunk = s["sock"].recv(65536)
+        except BlockingIOError:
+            continue
+        except OSError:
+            chunk = b""
+        if not chunk:
+            s["open"] = False
+            sel.unregister(s["sock"])
+            continue
+        s["bytes"] += len(chunk)
+        s["events"] += (s["tail"] + chunk).count(b"\n\n") - s["tail"].count(b"\n\n")
+        s["tail"] = chunk[-1:]
+print(json.dumps({"open": sum(s["open"] for s in streams), "events": [s["events"] for s in streams],
+                  "bytes": sum(s["bytes"] for s in streams)}), flush=True)
+"""
+
+
+class Pages:
+    """`count` pages open on the API port: event streams read to the end by a child process."""
+
+    def __init__(self, port, count):
+        self.proc = spawn(["/usr/bin/python3", "-c", PAGES_READER, os.path.dirname(os.path.abspath(__file__)),
+                           str(port), str(count)], LOAD_CPU, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready"):
+            stop(self.proc)
+            raise RuntimeError(f"the event streams did not open: {line.strip()} {self.proc.stderr.read()[-300:]}")
+        self.statuses = json.loads(line.split(" ", 1)[1])
+
+    def close(self):
+        """Stops reading; returns {open (still open at the end), events per stream, bytes}."""
+        try:
+            self.proc.stdin.close()
+            out = self.proc.stdout.read()
+            self.proc.wait(10)
+            return json.loads(out.strip().splitlines()[-1])
+        except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+            stop(self.proc)
+            return {"open": 0, "events": [], "bytes": 0}
+
+
+def events_endpoint(port):
+    """None when GET /api/events opens an event stream, else why not."""
+    try:
+        sock, line, status, content_type, _ = open_event_stream(port)
+        sock.close()
+    except OSError as error:
+        return f"GET /api/events: {error}"
+    if status != 200:
+        return f"GET /api/events answered {line or 'nothing'}"
+    if "text/event-stream" not in content_type:
+        return f"GET /api/events answered 200 with {content_type or 'no content type'}, not an event stream"
+    return None
+
+
+def scenario_roundtrip_pages(workdir, profile, results):
+    """The round trip (1,000 devices, mosquitto with set_tcp_nodelay), without and with PAGES event
+    streams open on the API port, alternating; skipped when the daemon has no /api/events."""
+    per_bridge = {"miio": 334, "vesync": 333, "timeguard": 333}
+    devices = fleet(per_bridge)
+    stack = Stack(workdir, "roundtrip-pages", devices, broker_nodelay=True)
+    stack.start()
+    observer, sims = None, []
+    try:
+        why_not = events_endpoint(stack.api_port)
+        if why_not:
+            results["roundtrip-pages"] = {"skipped": why_not}
+            log(f"  roundtrip-pages skipped: {why_not}")
+            return
+        observer, sims, online_s = fleet_online(stack, devices, per_bridge)
+        log(f"  {len(observer.online)} devices online after {online_s} s")
+        time.sleep(10)
+        runs = {"without": [], "with": []}
+        for i, side in enumerate(alternation(profile["runs"])):
+            side = "without" if side == "ref" else "with"
+            pages = Pages(stack.api_port, PAGES) if side == "with" else None
+            try:
+                r = command_loop(stack, observer, sims, devices, profile["commands"], seed=6 + i)
+            finally:
+                read = pages.close() if pages else None
+            if read:
+                r["streams_open"] = read["open"]
+                r["stream_events"] = read["events"]
+                r["stream_bytes"] = read["bytes"]
+            log(f"  roundtrip {side} {PAGES} pages: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, failed {r['failed']}"
+                + (f", {r['streams_open']} streams open to the end, {min(r['stream_events'] or [0])}-"
+                   f"{max(r['stream_events'] or [0])} events each" if read else ""))
+            runs[side].append(r)
+        row = {"runs": runs, "pages": PAGES, "devices_online": len(observer.online), "online_after_s": online_s}
+        for side in runs:
+            for key in ("p50_ms", "p99_ms", "failed", "answered", "daemon_cpu_s"):
+                row[f"{side}_{key}"] = median([r.get(key) for r in runs[side]])
+                row[f"{side}_{key}_range"] = span([r.get(key) for r in runs[side]])
+        row["streams_open_min"] = min(r["streams_open"] for r in runs["with"])
+        row["commands"] = profile["commands"]
+        results["roundtrip-pages"] = row
+    finally:
+        if observer:
+            observer.close()
+        for sim in sims:
+            stop(sim.proc)
+        stack.stop()
 
 
 # ---------------------------------------------------------------------------------------
@@ -1063,6 +1501,52 @@ def targets(r):
         add(f"command round trip, {rt['devices_online']} devices online ({broker})", "p99 < 10 ms",
             f"p50 {rt['p50_ms']} ms, p99 {rt['p99_ms']} ms ({rt['answered']}/{rt['commands']} answered)",
             rt["p99_ms"] is not None and rt["p99_ms"] < 10 and rt["failed"] == 0 and rt["devices_online"] >= 1000)
+    for key, what in (("timeguard-registered", "timeguard pings"), ("miio-ping-registered", "miio pings")):
+        row = r.get(key)
+        if not row:
+            continue
+        online = f"{row['daemon_online_at_start_min']:.0f}/{row['ids']}"
+        all_online = row["daemon_online_at_start_min"] == row["ids"]
+        q = ratio(row["daemon_replies_per_s"], row["ref_replies_per_s"])
+        add(f"{what}, {row['ids']} configured ids online: replies/s", ">= 0.9x refserver",
+            f"{row['daemon_replies_per_s']:,.0f} vs {row['ref_replies_per_s']:,.0f}/s = {q}x (server "
+            f"{row['daemon_server_cpu_pct']}% vs {row['ref_server_cpu_pct']}%, gen {row['daemon_gen_cpu_pct']}%; "
+            f"online at start {online})", q is not None and q >= 0.9 and all_online)
+        q = ratio(row["daemon_cpu_per_reply_us"], row["ref_cpu_per_reply_us"])
+        add(f"{what}, {row['ids']} configured ids online: CPU per reply", "<= 1.1x refserver",
+            f"{row['daemon_cpu_per_reply_us']} us vs {row['ref_cpu_per_reply_us']} us = {q}x "
+            f"({row['daemon_mqtt_msgs_per_s']} MQTT msgs/s)", q is not None and q <= 1.1 and all_online)
+    tc = r.get("timeguard-changing")
+    if tc:
+        all_online = tc["daemon_online_at_start_min"] == tc["ids"]
+        q = ratio(tc["daemon_cpu_per_reply_us"], tc["ref_cpu_per_reply_us"])
+        qr = ratio(tc["daemon_replies_per_s"], tc["ref_replies_per_s"])
+        add(f"timeguard pings, {tc['ids']} configured ids, uptime new in every ping: CPU per reply", "<= 1.25x refserver",
+            f"{tc['daemon_cpu_per_reply_us']} us vs {tc['ref_cpu_per_reply_us']} us = {q}x; {tc['daemon_replies_per_s']:,.0f} "
+            f"vs {tc['ref_replies_per_s']:,.0f}/s = {qr}x; {tc['daemon_mqtt_msgs_per_s']} MQTT msgs/s; online at start "
+            f"{tc['daemon_online_at_start_min']:.0f}/{tc['ids']}"
+            + (f"; unchanged pings in this run: {r['timeguard-registered']['daemon_cpu_per_reply_us']} us"
+               if r.get("timeguard-registered") else ""), q is not None and q <= 1.25 and all_online)
+    vr = r.get("vesync-registered")
+    if vr:
+        cpu = vr["registered_cpu_per_rtt_us"]
+        add(f"vesync CPU per keepalive round trip, {vr['outlets']} configured outlets online", "<= 12.5 us",
+            f"{cpu} us ({vr['registered_answers_per_s']}/s at {vr['registered_server_cpu_pct']}%, gen "
+            f"{vr['registered_gen_cpu_pct']}%); {vr['outlets']} unknown outlets in this run: "
+            f"{vr['unknown_cpu_per_rtt_us']} us", cpu is not None and cpu <= 12.5 and not vr["registered_lost"])
+    rp = r.get("roundtrip-pages")
+    if rp:
+        if "skipped" in rp:
+            add(f"command round trip with {PAGES} pages open (event streams)", "no worse than without",
+                f"skipped: {rp['skipped']}", None)
+        else:
+            q = ratio(rp["with_p99_ms"], rp["without_p99_ms"])
+            add(f"command round trip, {rp['devices_online']} devices, {rp['pages']} pages open (set_tcp_nodelay)",
+                "no worse than without (p99 <= 1.1x)",
+                f"p50 {rp['with_p50_ms']} / p99 {rp['with_p99_ms']} ms vs without p50 {rp['without_p50_ms']} / p99 "
+                f"{rp['without_p99_ms']} ms = {q}x; {rp['streams_open_min']}/{rp['pages']} streams open to the end; "
+                f"failed {rp['with_failed']:.0f}",
+                q is not None and q <= 1.1 and rp["with_failed"] == 0 and rp["streams_open_min"] == rp["pages"])
     idle = r.get("idle")
     if idle:
         add(f"idle, {idle['devices_online']} devices", "< 20 MB RSS, < 1 % CPU",
@@ -1079,7 +1563,9 @@ def table(rows):
     lines = ["| target | goal | figure | met |", "|---|---|---|---|"]
     for row in rows:
         met = "met" if row["met"] else "**not met**"
-        if row["goal"].startswith("info"):
+        if row["met"] is None:
+            met = "skipped"
+        elif row["goal"].startswith("info"):
             met = "—" if row["met"] else "**failed**"
         lines.append(f"| {row['target']} | {row['goal']} | {row['figure']} | {met} |")
     return "\n".join(lines)
@@ -1089,13 +1575,14 @@ def details(r):
     """The alternated UDP series as a second table."""
     lines = ["| row | side | replies/s | CPU per reply | server CPU | generator CPU | p50 | p99 [range] | CPU 0 steal |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for key in ("miio-hello-sat", "miio-ping-sat", "miio-hello-10k", "miio-ping-10k", "timeguard-sat", "timeguard-500"):
+    for key in ("miio-hello-sat", "miio-ping-sat", "miio-hello-10k", "miio-ping-10k", "timeguard-sat", "timeguard-500",
+                "timeguard-registered", "miio-ping-registered", "timeguard-changing"):
         row = r.get(key)
         if not row:
             continue
         for side in ("ref", "daemon"):
-            rng = row[f"{side}_cpu_per_reply_us_range"]
-            p99 = row[f"{side}_p99_us_range"]
+            rng = row[f"{side}_cpu_per_reply_us_range"] or ["—", "—"]
+            p99 = row[f"{side}_p99_us_range"] or [0, 0]
             lines.append(
                 f"| {key} | {'refserver' if side == 'ref' else 'localcloud'} | {row[f'{side}_replies_per_s']:,.0f} | "
                 f"{row[f'{side}_cpu_per_reply_us']} µs [{rng[0]}–{rng[1]}] | {row[f'{side}_server_cpu_pct']} % | "
@@ -1147,12 +1634,18 @@ SCENARIOS = {
     "miio-tcp": scenario_miio_tcp,
     "vesync": scenario_vesync,
     "roundtrip": scenario_roundtrip,
+    # issue 15: registered devices on the hot path
+    "timeguard-registered": scenario_timeguard_registered,
+    "miio-registered": scenario_miio_registered,
+    "vesync-registered": scenario_vesync_registered,
+    "timeguard-changing": scenario_timeguard_changing,
+    "roundtrip-pages": scenario_roundtrip_pages,
 }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one run per side, short durations (~6 min)")
+    parser.add_argument("--quick", action="store_true", help="one run per side, short durations (~9 min)")
     parser.add_argument("--only", default="", help="comma-separated scenarios: " + ", ".join(SCENARIOS))
     parser.add_argument("--no-lock", action="store_true", help="do not take /tmp/localcloud-bench.lock")
     parser.add_argument("--wait-quiet", type=float, default=120, metavar="S",

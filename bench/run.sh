@@ -1,9 +1,11 @@
 #!/bin/sh
 # The localcloud benchmark (docs/bench.md): installs what it needs, builds the release daemon,
 # the simulators and the load tools, then runs every scenario and prints one table.
-#   ./bench/run.sh            the full run (about 20 minutes)
-#   ./bench/run.sh --quick    one run per side, short phases (about 6 minutes)
+#   ./bench/run.sh            the full run (about 30 minutes)
+#   ./bench/run.sh --quick    one run per side, short phases (about 9 minutes)
 #   ./bench/run.sh --only miio-udp,timeguard      some scenarios (bench/bench.py --help)
+#   ./bench/run.sh --only timeguard-registered,miio-registered,vesync-registered,timeguard-changing,roundtrip-pages
+#                             the registered-device rows of issue 15 (all are in the default set)
 set -eu
 cd "$(dirname "$0")/.."
 if [ -z "${LOCALCLOUD_BENCH_NO_INSTALL:-}" ]; then
