@@ -10,10 +10,24 @@ int64_t unix_now() {
   return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// The uptime changes with every ping; it goes to the Hub at most this often, so that a home
+// of ticking devices does not publish a state message per ping (issue 15's "values change
+// on every packet" bench row).
+constexpr auto kUptimeInterval = std::chrono::seconds(60);
+
+bool uptime_due(DeviceState& device) {
+  const auto now = DeviceState::Clock::now();
+  if (device.uptime_reported != DeviceState::Clock::time_point{} && now - device.uptime_reported < kUptimeInterval)
+    return false;
+  device.uptime_reported = now;
+  return true;
+}
+
 // The hot path: a compare of two integers when nothing changed.
 void report(Hub& hub, DeviceState& device, PingProperty property, int64_t code) {
   int64_t& last = device.reported[static_cast<size_t>(property)];
   if (last == code) return;
+  if (property == PingProperty::uptime && !uptime_due(device)) return;
   last = code;
   hub.state_changed(device.key, property_name(property), property_json(property, code));
 }
