@@ -133,6 +133,14 @@ void TimeguardBridge::device_frame(const FrameView& frame, const Classified& cla
     device->heard_reported = now;
     context_.hub.heard(device->key);
   }
+  // For the web page's cloud conversation; as rare as heard() (the ping path stays flat).
+  if ((classified.kind == Kind::ping || classified.kind == Kind::code_version_report) &&
+      now - device->exchange_reported >= heard_interval_) {
+    device->exchange_reported = now;
+    const bool relayed = config_.mode == Mode::relay;  // the cloud answers, not us
+    if (classified.kind == Kind::ping) context_.hub.cloud_exchange(device->key, "ping", relayed ? "" : "ping reply");
+    else context_.hub.cloud_exchange(device->key, "version report", relayed ? "" : "version ack");
+  }
   if (!device->heard_before) {
     device->heard_before = true;
     if (auto address = endpoint_.device_address(device->id))

@@ -46,6 +46,8 @@ struct DeviceState {
   Json attributes;
   bool heard_before = false;
   Clock::time_point heard_reported{};  // Hub::heard at most once a second
+  Clock::time_point exchange_reported{};  // Hub::cloud_exchange at most once a second
+  Clock::time_point uptime_reported{};  // the uptime at most once a minute (reports.cpp)
 
   DeviceRequests requests;
   Clock::time_point next_refresh{};  // first-sight reads missing: ask again from then
