@@ -67,6 +67,7 @@ struct BridgeDevice {
   std::vector<ReportedValue> values;  // one per property of *def, in its order
   std::vector<bool> code_logged;      // MIoT: a property's error code was logged at info
   Clock::time_point last_heard{};     // last hub.heard(): at most one a second
+  Clock::time_point last_exchange{};  // last hub.cloud_exchange() of a ping: at most one a second
 
   // Local client and polls.
   std::unique_ptr<LocalClient> client;

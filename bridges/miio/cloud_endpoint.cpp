@@ -210,7 +210,9 @@ size_t CloudEndpoint::handle(std::span<const uint8_t> packet, Transport transpor
       // The keepalive hot path: no allocation, no lookup by string.
       handler_.cloud_heard(header.did);
       // Echo byte for byte (§2.4); a time sync here would restart miio_client (§2.3).
-      if (!ping_is_newer(header.unknown, header.did, transport, header.stamp)) {
+      const bool newer = ping_is_newer(header.unknown, header.did, transport, header.stamp);
+      handler_.cloud_exchange(header.did, "ping", newer ? "pong" : "");
+      if (!newer) {
         stale_pings_.inc();
         if (log_settings::trace()) trace_packet("in", transport, peer, packet, "ping, stamp not newer: no echo");
         return 0;
@@ -226,6 +228,7 @@ size_t CloudEndpoint::handle(std::span<const uint8_t> packet, Transport transpor
       if (!cipher) {
         // Readable only with the device's cloud key (§2.7): counted, traced, not answered.
         unanswered_.inc();
+        handler_.cloud_exchange(header.did, "encrypted message", "");
         if (log_settings::trace())
           trace_packet("in", transport, peer, packet.first(kHeaderSize), "encrypted message, no cloud key: not answered");
         return 0;
@@ -284,6 +287,8 @@ size_t CloudEndpoint::answer_message(std::span<const uint8_t> packet, const Head
     }
   }
   handler_.cloud_message(header.did, *json);
+  handler_.cloud_exchange(header.did, method != json->end() && method->is_string() ? method->get_ref<const std::string&>() : "message",
+                          answer.is_null() ? "" : (answer["result"].is_object() ? "otc list" : "ok"));
   if (answer.is_null()) return 0;  // results/errors of cloud commands get no answer
 
   Header reply_header;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -41,6 +42,11 @@ class CloudHandler {
   virtual const Cipher* cloud_cipher(uint32_t did) = 0;
   // A decrypted message from the device (props, properties_changed, event.*, _otc.info, results, ...).
   virtual void cloud_message(uint32_t did, const Json& message) = 0;
+  // What the device sent and what was answered ("" = nothing), for the web page's cloud
+  // conversation. Called for every ping: keep it cheap.
+  virtual void cloud_exchange(uint32_t did, std::string_view received, std::string_view answered) {
+    (void)did, (void)received, (void)answered;
+  }
 };
 
 struct CloudOptions {

@@ -56,6 +56,7 @@ class MiioBridge : public Bridge, private CloudHandler {
   void cloud_heard(uint32_t did) override;
   const Cipher* cloud_cipher(uint32_t did) override;
   void cloud_message(uint32_t did, const Json& message) override;
+  void cloud_exchange(uint32_t did, std::string_view received, std::string_view answered) override;
 
   // The Hub (miio_bridge.cpp)
   void announce(Device& device);

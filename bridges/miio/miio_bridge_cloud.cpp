@@ -23,6 +23,18 @@ void MiioBridge::cloud_heard(uint32_t did) {
   }
 }
 
+void MiioBridge::cloud_exchange(uint32_t did, std::string_view received, std::string_view answered) {
+  const auto it = by_did_.find(did);
+  if (it == by_did_.end() || !it->second->registered) return;
+  Device& d = *it->second;
+  if (received == "ping") {  // the keepalive path: at most once a second
+    const auto now = Device::Clock::now();
+    if (now - d.last_exchange < std::chrono::seconds(1)) return;
+    d.last_exchange = now;
+  }
+  hub_.cloud_exchange(d.id, received, answered);
+}
+
 const Cipher* MiioBridge::cloud_cipher(uint32_t did) {
   const auto it = by_did_.find(did);
   if (it == by_did_.end() || !it->second->cloud_cipher) return nullptr;
