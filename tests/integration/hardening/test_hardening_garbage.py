@@ -45,7 +45,8 @@ class GarbageTest(common.ThreeBridgeTest):
              "--udp", str(self.miio_port), "--udp", str(self.timeguard_port),
              "--tcp", str(self.miio_port), "--ws", str(self.vesync_port),
              "--http", str(api_port), "--http", str(self.service_port),
-             "--udp-rate", "3000", "--tcp-rate", "300", "--slow", "5", "--half-open", "20", "--flood", "40"],
+             # --flood: more connections than the API's cap (64 event streams + 32, app/service.cpp)
+             "--udp-rate", "3000", "--tcp-rate", "300", "--slow", "5", "--half-open", "20", "--flood", "110"],
             stdout=subprocess.PIPE, text=True)
         self._cleanup.append(lambda: garbage.poll() is None and garbage.kill())
 
