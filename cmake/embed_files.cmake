@@ -1,7 +1,5 @@
 # Turns files into a C++ source holding their bytes, so that they are compiled into the binary
-# with nothing but CMake (no xxd, no Python). Generalised from bridges/miio/models/embed.cmake
-# (which can switch to this with NAMESPACE=lc::miio::detail and
-# HEADER=bridges/miio/shipped_models.h: the output is the same).
+# with nothing but CMake (no xxd, no Python): the web page (app/) and the miio models use it.
 #   cmake "-DINPUTS=<a>|<b>" -DOUTPUT=<file.cpp> -DNAMESPACE=<ns> -DHEADER=<header.h> -P embed_files.cmake
 # The header declares, in namespace NAMESPACE:
 #   struct EmbeddedFile { const char* name; const unsigned char* data; size_t size; };

@@ -1,5 +1,5 @@
 // The model definitions shipped in the binary: bridges/miio/models/*.yaml, turned into a
-// generated source at build time by models/embed.cmake (nothing is read or fetched at run time).
+// generated source at build time by cmake/embed_files.cmake (nothing is read or fetched at run time).
 #pragma once
 
 #include <cstddef>
