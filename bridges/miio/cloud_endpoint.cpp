@@ -161,6 +161,10 @@ void CloudEndpoint::sweep() {
   }
 }
 
+namespace {
+constexpr uint32_t kStampRestartGap = 600;  // seconds; ping-pong stamps differ by one
+}  // namespace
+
 bool CloudEndpoint::ping_is_newer(uint32_t unknown, uint32_t did, Transport transport, uint32_t stamp) {
   const uint64_t key = uint64_t{unknown} << 32 | did;
   auto it = stamps_.find(key);
@@ -174,7 +178,11 @@ bool CloudEndpoint::ping_is_newer(uint32_t unknown, uint32_t did, Transport tran
   }
   uint32_t& last = transport == Transport::udp ? it->second.udp : it->second.tcp;
   bool& seen = transport == Transport::udp ? it->second.udp_seen : it->second.tcp_seen;
-  if (seen && stamp <= last) return false;
+  // Valetudo echoes only newer stamps so that two clocks cannot ping-pong (34→33→34…, see
+  // docs/protocols/miio.md §2.4). A stamp far behind the last one is a restart of a device
+  // whose stamp counts from boot, not a ping-pong: start again from it, or the device would get
+  // no echo until its new stamps passed the old ones.
+  if (seen && stamp <= last && last - stamp <= kStampRestartGap) return false;
   seen = true;
   last = stamp;
   return true;

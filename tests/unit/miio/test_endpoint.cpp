@@ -117,6 +117,16 @@ TEST_CASE("a ping is echoed only when its stamp is newer than the last from that
   CHECK(f.stats.dropped("ping_not_newer").value() == 3);
 }
 
+TEST_CASE("a stamp far behind the last one is a restarted device: echoed, and newer counts from it") {
+  Fixture f;
+  CHECK(f.exchange(ping(0x01020304, 100000)));
+  CHECK_FALSE(f.exchange(ping(0x01020304, 99999), 300ms));  // one behind: the ping-pong case
+  CHECK_FALSE(f.exchange(ping(0x01020304, 99400), 300ms));  // 600 s behind: still not newer
+  CHECK(f.exchange(ping(0x01020304, 20)) == ping(0x01020304, 20));  // restarted, counts from boot
+  CHECK_FALSE(f.exchange(ping(0x01020304, 20), 300ms));
+  CHECK(f.exchange(ping(0x01020304, 35)));
+}
+
 TEST_CASE("the per-device stamp table is bounded") {
   CloudOptions options;
   options.max_tracked_devices = 4;
