@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # The extended tests, beyond ./scripts/test.sh (docs/hardening.md). On a 2-core machine about
 # 3 h in all: the TSan build ~25 min and its integration run ~10 min, the soak 30 min, the fuzzing
-# campaign up to 20 min per target.
+# campaign about 1.5 h (up to 20 min per target, two at a time).
 #   tsan  build-tsan/ (clang, ThreadSanitizer): the daemon, the simulators and localcloud-testd,
 #         then every integration test against them; any ThreadSanitizer report outside
 #         tests/tsan.supp (which names only the Paho libraries) fails the run
 #   soak  tests/soak/soak.py: 300 simulated devices across the three bridges for SOAK_MINUTES
 #         (30) against the plain build (build/); RSS and descriptors printed every minute
 #   fuzz  scripts/fuzz.sh FUZZ_SECONDS FUZZ_RUNS (1200 s or 10,000,000 executions per target)
-#         in build-asan/, under nice -n 19
+#         in build-fuzz/ (ASan + UBSan at -O1), two targets at a time, under nice -n 19
 #   container  scripts/test-container.sh: the image built with podman and run alone and with
 #         docker/compose.yaml beside mosquitto, simulated devices switched through it (3-8 min
 #         after a source change; 14 min when it must install podman and make the base images)
 #   scripts/test-extended.sh [tsan] [soak] [fuzz] [container]   (no argument: all four, in that order)
-# Build trees: TSAN_BUILD (build-tsan), SOAK_BUILD (build), FUZZ_BUILD (build-asan); JOBS (2).
+# Build trees: TSAN_BUILD (build-tsan), SOAK_BUILD (build), FUZZ_BUILD (build-fuzz); JOBS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps="${*:-tsan soak fuzz container}"
