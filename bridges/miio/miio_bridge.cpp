@@ -4,6 +4,7 @@
 
 #include "bridges/miio/model_values.h"
 #include "bridges/miio/trace.h"
+#include "core/coarse_clock.h"
 
 namespace lc::miio {
 
@@ -169,7 +170,7 @@ void MiioBridge::publish_values(Device& d) {
 // Traffic from a registered device, told to the Hub at most once a second.
 void MiioBridge::heard(Device& d) {
   if (!d.registered) return;
-  const auto now = Clock::now();
+  const auto now = coarse_steady_now();
   if (now - d.last_heard < kHeardEvery) return;
   d.last_heard = now;
   hub_.heard(d.id);

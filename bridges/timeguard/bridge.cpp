@@ -6,6 +6,7 @@
 
 #include "bridges/timeguard/commands.h"
 #include "bridges/timeguard/reports.h"
+#include "core/coarse_clock.h"
 #include "core/hex.h"
 
 namespace lc::timeguard {
@@ -128,7 +129,7 @@ void TimeguardBridge::device_frame(const FrameView& frame, const Classified& cla
   const auto it = devices_.find(frame.device_id);
   DeviceState* device = it != devices_.end() ? it->second.get() : first_sight(frame.device_id);
   if (!device) return;  // keepalives only (answered by the endpoint)
-  const auto now = Clock::now();
+  const auto now = coarse_steady_now();
   if (!device->heard_before || now - device->heard_reported >= heard_interval_) {
     device->heard_reported = now;
     context_.hub.heard(device->key);

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "core/coarse_clock.h"
 
 namespace lc::timeguard {
 namespace {
@@ -235,7 +236,7 @@ void CloudEndpoint::from_upstream(std::span<const uint8_t> datagram, const udp::
 }
 
 void CloudEndpoint::remember(uint32_t device_id, const udp::endpoint& from) {
-  const auto now = Clock::now();
+  const auto now = coarse_steady_now();
   auto it = devices_.find(device_id);
   if (it != devices_.end()) {
     it->second.address = from;  // the latest source address wins (§7 gotcha 4)

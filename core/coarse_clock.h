@@ -1,0 +1,20 @@
+#pragma once
+// The steady clock at the kernel tick's resolution (CLOCK_MONOTONIC_COARSE, 1-4 ms behind
+// CLOCK_MONOTONIC, which std::chrono::steady_clock reads on Linux: same origin, so the two
+// compare). The coarse read is a plain load from the vDSO page; the precise one reads and scales
+// the TSC, which cost 1.6 % of the daemon's CPU at saturation when every ping read it twice for
+// its once-a-second limits (docs/bench.md, "CPU per reply"). For rate limits on per-packet paths.
+#include <chrono>
+#include <ctime>
+
+namespace lc {
+
+inline std::chrono::steady_clock::time_point coarse_steady_now() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::seconds(now.tv_sec) +
+                                                                        std::chrono::nanoseconds(now.tv_nsec)));
+}
+
+}  // namespace lc
