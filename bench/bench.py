@@ -5,7 +5,7 @@ Started by bench/run.sh (which installs, builds the release tree and the load to
 docs/bench.md. The daemon runs on CPU 0, everything else (mosquitto, load generators,
 simulators, this driver) on CPU 1. refserver, the floor for the UDP stand-ins, is measured in
 the same run, alternating with the daemon (ref, daemon, daemon, ref, ...). Prints one table
-and writes bench/results/<date>-<commit>.json.
+and writes bench/results/<date>-<time>-<commit>.json.
 """
 import argparse
 import atexit
@@ -1703,7 +1703,8 @@ def main():
         "results": results,
         "peers": PEER,
     }
-    name = f"{stamp.strftime('%Y-%m-%d')}-{commit}{'-quick' if args.quick else ''}"
+    # The time in the name: a second run of the same commit (e.g. --only) must not replace the first.
+    name = f"{stamp.strftime('%Y-%m-%d-%H%M')}-{commit}{'-quick' if args.quick else ''}"
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, name + ".json"), "w") as f:
         json.dump(report, f, indent=1)
