@@ -3,7 +3,7 @@
 // CLOCK_MONOTONIC, which std::chrono::steady_clock reads on Linux: same origin, so the two
 // compare). The coarse read is a plain load from the vDSO page; the precise one reads and scales
 // the TSC, which cost 1.6 % of the daemon's CPU at saturation when every ping read it twice for
-// its once-a-second limits (docs/bench.md, "CPU per reply"). For rate limits on per-packet paths.
+// its once-a-second limits (bench/RESULTS.md, 2026-12-05). For rate limits on per-packet paths.
 #include <chrono>
 #include <ctime>
 
