@@ -17,4 +17,13 @@ inline std::chrono::steady_clock::time_point coarse_steady_now() noexcept {
                                                                         std::chrono::nanoseconds(now.tv_nsec)));
 }
 
+// The at-most-once-per-interval limits of the per-packet paths: true when `interval` has passed
+// since `last` or `last` was never set (a default time_point), and then `last` becomes `now`.
+inline bool once_every(std::chrono::steady_clock::time_point& last, std::chrono::steady_clock::duration interval,
+                       std::chrono::steady_clock::time_point now = coarse_steady_now()) noexcept {
+  if (last != std::chrono::steady_clock::time_point{} && now - last < interval) return false;
+  last = now;
+  return true;
+}
+
 }  // namespace lc

@@ -169,11 +169,7 @@ void MiioBridge::publish_values(Device& d) {
 
 // Traffic from a registered device, told to the Hub at most once a second.
 void MiioBridge::heard(Device& d) {
-  if (!d.registered) return;
-  const auto now = coarse_steady_now();
-  if (now - d.last_heard < kHeardEvery) return;
-  d.last_heard = now;
-  hub_.heard(d.id);
+  if (d.registered && once_every(d.last_heard, kHeardEvery)) hub_.heard(d.id);
 }
 
 std::unique_ptr<Bridge> create_bridge(BridgeContext& context) { return std::make_unique<MiioBridge>(context); }

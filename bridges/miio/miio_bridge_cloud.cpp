@@ -28,11 +28,8 @@ void MiioBridge::cloud_exchange(uint32_t did, std::string_view received, std::st
   const auto it = by_did_.find(did);
   if (it == by_did_.end() || !it->second->registered) return;
   Device& d = *it->second;
-  if (received == "ping") {  // the keepalive path: at most once a second
-    const auto now = coarse_steady_now();
-    if (now - d.last_exchange < std::chrono::seconds(1)) return;
-    d.last_exchange = now;
-  }
+  // The keepalive path: at most once a second.
+  if (received == "ping" && !once_every(d.last_exchange, std::chrono::seconds(1))) return;
   hub_.cloud_exchange(d.id, received, answered);
 }
 

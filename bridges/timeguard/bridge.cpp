@@ -130,14 +130,10 @@ void TimeguardBridge::device_frame(const FrameView& frame, const Classified& cla
   DeviceState* device = it != devices_.end() ? it->second.get() : first_sight(frame.device_id);
   if (!device) return;  // keepalives only (answered by the endpoint)
   const auto now = coarse_steady_now();
-  if (!device->heard_before || now - device->heard_reported >= heard_interval_) {
-    device->heard_reported = now;
-    context_.hub.heard(device->key);
-  }
+  if (once_every(device->heard_reported, heard_interval_, now)) context_.hub.heard(device->key);
   // For the web page's cloud conversation; as rare as heard() (the ping path stays flat).
   if ((classified.kind == Kind::ping || classified.kind == Kind::code_version_report) &&
-      now - device->exchange_reported >= heard_interval_) {
-    device->exchange_reported = now;
+      once_every(device->exchange_reported, heard_interval_, now)) {
     const bool relayed = config_.mode == Mode::relay;  // the cloud answers, not us
     if (classified.kind == Kind::ping) context_.hub.cloud_exchange(device->key, "ping", relayed ? "" : "ping reply");
     else context_.hub.cloud_exchange(device->key, "version report", relayed ? "" : "version ack");

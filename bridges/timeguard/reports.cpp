@@ -1,6 +1,8 @@
 // Reports to the Hub (reports.h). QN: the open questions of docs/protocols/timeguard.md §7.
 #include "bridges/timeguard/reports.h"
 
+#include "core/coarse_clock.h"
+
 namespace lc::timeguard {
 
 namespace {
@@ -15,19 +17,11 @@ int64_t unix_now() {
 // on every packet" bench row).
 constexpr auto kUptimeInterval = std::chrono::seconds(60);
 
-bool uptime_due(DeviceState& device) {
-  const auto now = DeviceState::Clock::now();
-  if (device.uptime_reported != DeviceState::Clock::time_point{} && now - device.uptime_reported < kUptimeInterval)
-    return false;
-  device.uptime_reported = now;
-  return true;
-}
-
 // The hot path: a compare of two integers when nothing changed.
 void report(Hub& hub, DeviceState& device, PingProperty property, int64_t code) {
   int64_t& last = device.reported[static_cast<size_t>(property)];
   if (last == code) return;
-  if (property == PingProperty::uptime && !uptime_due(device)) return;
+  if (property == PingProperty::uptime && !once_every(device.uptime_reported, kUptimeInterval)) return;
   last = code;
   hub.state_changed(device.key, property_name(property), property_json(property, code));
 }
